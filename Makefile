@@ -20,9 +20,10 @@ install-python:
 	$(PYTHON) -m pip install -q -e '.[test,train]'
 
 # The QEMU TCG plugin that counts instructions per stage, built against the
-# installed QEMU's plugin header.
+# installed QEMU's plugin header, into ~/.cache/tinyexit/qemu-plugin (tinyexit
+# also builds it on first use).
 install-plugin:
-	$(MAKE) -C firmware_sim/plugin
+	tinyexit doctor --build-plugin
 
 test:
 	$(PYTHON) -m pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider

@@ -43,14 +43,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from codegen.emitter import generate  # noqa: E402
-from codegen.pipeline import Options  # noqa: E402
-from codegen.reader import read_model  # noqa: E402
-from firmware_sim import cycles as timing  # noqa: E402
-from firmware_sim.build import build_firmware  # noqa: E402
-from firmware_sim.harness import load_manifest  # noqa: E402
-from firmware_sim.host import run_host  # noqa: E402
-from firmware_sim.qemu import run  # noqa: E402
+from tinyexit.codegen.pipeline import generate  # noqa: E402
+from tinyexit.codegen.options import Options  # noqa: E402
+from tinyexit.codegen.reader import read_model  # noqa: E402
+from tinyexit.firmware_sim import cycles as timing  # noqa: E402
+from tinyexit.firmware_sim.build import build_firmware  # noqa: E402
+from tinyexit.codegen.manifest import load_manifest  # noqa: E402
+from tinyexit.firmware_sim.host import run_host  # noqa: E402
+from tinyexit.firmware_sim.qemu import run  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "models" / "mlperf_tiny"
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -1,9 +1,8 @@
-"""Emitter: a compiled Graph -> a folder of C sources, through jinja2 templates.
+"""Emitter: a compiled Graph -> the text of every file of the C library.
 
 Python builds plain dictionaries (names, offsets, numbers); every line of C
-is in templates/. Files are rendered into a temporary folder beside the
-destination and moved into place at the end, so a failure never leaves a
-half-written output folder.
+is in templates/. Writing the files is the pipeline's job
+(codegen/pipeline.py, through codegen/output.py).
 """
 
 from __future__ import annotations
@@ -11,9 +10,6 @@ from __future__ import annotations
 import json
 import keyword
 import re
-import shutil
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -22,9 +18,9 @@ import numpy as np
 from . import __version__
 from .errors import TinyexitError
 from .ir import Graph, KernelCall
+from .manifest import build_manifest
+from .options import Options
 from .paths import TEMPLATES_DIR
-from .pipeline import Options, compile_graph
-from .reader import read_model
 
 C_KEYWORDS = frozenset(
     "auto break case char const continue default do double else enum extern float for goto if inline int "
@@ -32,14 +28,6 @@ C_KEYWORDS = frozenset(
     "volatile while _Bool _Complex _Imaginary main".split()
 )
 CTYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float", "int16": "int16_t", "uint8": "uint8_t"}
-
-
-@dataclass(frozen=True)
-class GeneratedLibrary:
-    out_dir: Path
-    prefix: str
-    files: tuple[str, ...]
-    graph: Graph
 
 
 def default_prefix(model_path: Path) -> str:
@@ -213,57 +201,6 @@ def weight_bytes(graph: Graph) -> int:
     return sum(op_weight_bytes(graph, i) for i in graph.calls)
 
 
-def manifest(graph: Graph, context: dict, files: list[str]) -> dict:
-    inp = graph.tensor(graph.inputs[0])
-    return {
-        "tinyexit_version": __version__,
-        "name": context["prefix"],
-        "prefix": context["prefix"],
-        "source": graph.source,
-        "policy": context["policy_spec"],
-        "optimize": context["optimize"],
-        "arena_bytes": context["arena_bytes"],
-        "weight_bytes": context["weight_bytes"],
-        "macs": context["total_macs"],
-        "input": {
-            "shape": list(inp.shape),
-            "dtype": inp.dtype,
-            "bytes": inp.nbytes,
-            "scale": inp.quant.scale if inp.quant else None,
-            "zero_point": inp.quant.zero_point if inp.quant else None,
-        },
-        "exits": [
-            {
-                "name": e.name,
-                "shape": list(graph.tensor(e.tensor).shape),
-                "dtype": graph.tensor(e.tensor).dtype,
-                "bytes": graph.tensor(e.tensor).nbytes,
-                "stage": k,
-                "logits": graph.tensor(graph.stages[k].logits_tensor).size,
-                "logits_scale": graph.tensor(graph.stages[k].logits_tensor).quant.scale,
-                "logits_zero_point": graph.tensor(graph.stages[k].logits_tensor).quant.zero_point,
-            }
-            for k, e in enumerate(graph.exits)
-        ],
-        "stages": [{"index": s.index, "ops": list(s.ops), "macs": s.macs} for s in graph.stages],
-        "scratch": {str(s["op"]): {"offset": s["offset"], "bytes": s["bytes"]} for s in context["scratch"]},
-        "sources": sorted(f for f in files if f.endswith(".c")),
-        "headers": sorted(f for f in files if f.endswith(".h")),
-        "passes": graph.passes_run,
-        "trace": context["trace"],
-        "tensors": {
-            str(t): {
-                "name": graph.tensor(t).name,
-                "offset": offset,
-                "shape": list(graph.tensor(t).shape),
-                "dtype": graph.tensor(t).dtype,
-                "bytes": graph.tensor(t).nbytes,
-            }
-            for t, offset in sorted(graph.plan.offsets.items())
-        },
-    }
-
-
 def specialize_common(text: str, optimize: str) -> str:
     """tx_common.h with the library's weight layout fixed (TX_W8 in tx_common.h): only that path is compiled."""
     guard = "#define TX_COMMON_H\n"
@@ -285,55 +222,5 @@ def render_library(graph: Graph, prefix: str, options: Options) -> dict[str, str
     for kernel in ctx["kernels"]:
         for ext in ("h", "c"):
             files[f"tx_{kernel}.{ext}"] = (TEMPLATES_DIR / "kernels" / f"tx_{kernel}.{ext}").read_text()
-    files["manifest.json"] = json.dumps(manifest(graph, ctx, list(files)), indent=2, sort_keys=True) + "\n"
+    files["manifest.json"] = json.dumps(build_manifest(graph, ctx, list(files)), indent=2, sort_keys=True) + "\n"
     return files
-
-
-def write_atomically(out_dir: Path, files: dict[str, str], binary: dict[str, bytes] | None = None) -> None:
-    """Write `files` (text) and `binary` into a temporary sibling folder, then swap it into `out_dir`."""
-    out_dir = out_dir.resolve()
-    parent = out_dir.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
-    except OSError as exc:
-        raise TinyexitError(f"{out_dir}: cannot create the output folder ({exc.strerror}); choose a writable -o") from None
-    if out_dir.exists() and not out_dir.is_dir():
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise TinyexitError(f"{out_dir}: exists and is not a folder; choose another -o")
-    try:
-        for name, text in files.items():
-            (tmp / name).write_text(text)
-        for name, data in (binary or {}).items():
-            (tmp / name).write_bytes(data)
-        move_into_place(tmp, out_dir)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise TinyexitError(f"{out_dir}: cannot write the output folder ({exc.strerror}); choose a writable -o") from None
-
-
-def move_into_place(src: Path, out_dir: Path) -> None:
-    """Replace `out_dir` by the finished folder `src` (a sibling), keeping the old one until the swap."""
-    if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-        old.rmdir()
-        out_dir.rename(old)
-        src.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        src.rename(out_dir)
-
-
-def generate(
-    model_path: str | Path,
-    out_dir: str | Path,
-    name: str | None = None,
-    options: Options = Options(),
-) -> GeneratedLibrary:
-    """Read, compile and emit a model as a C library in `out_dir`."""
-    model_path = Path(model_path)
-    prefix = check_prefix(name) if name else default_prefix(model_path)
-    graph = compile_graph(read_model(model_path), options)
-    files = render_library(graph, prefix, options)
-    write_atomically(Path(out_dir), files)
-    return GeneratedLibrary(out_dir=Path(out_dir), prefix=prefix, files=tuple(sorted(files)), graph=graph)

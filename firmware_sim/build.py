@@ -27,13 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen import __version__
-from codegen.emitter import template_env
-from codegen.errors import TinyexitError
-from codegen.paths import TEMPLATES_DIR
+from ..codegen import __version__
+from ..codegen.emitter import template_env
+from ..codegen.boards import Board, load_board
+from ..codegen.errors import TinyexitError
+from ..codegen.manifest import load_manifest
+from ..codegen.paths import TEMPLATES_DIR
 
-from .boards import Board, load_board
-from .harness import input_bytes, load_manifest, write_harness
+from .harness import input_bytes, write_harness
 
 TOOLCHAIN_INSTALL = (
     "sudo apt-get install -y --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi "

@@ -7,17 +7,17 @@ exit's output bytes (zeros for exits that did not run).
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from codegen import __version__
-from codegen.emitter import template_env
-from codegen.errors import TinyexitError
-from codegen.paths import TEMPLATES_DIR
+from ..codegen import __version__
+from ..codegen.emitter import template_env
+from ..codegen.errors import TinyexitError
+from ..codegen.manifest import load_manifest
+from ..codegen.paths import TEMPLATES_DIR
 
 
 HEADER_BYTES = 3  # exit taken, label (16 bits)
@@ -36,14 +36,6 @@ class RunResult:
         arrays["exit_taken"] = self.exit_taken
         arrays["label"] = self.labels
         return arrays
-
-
-def load_manifest(lib_dir: Path) -> dict:
-    path = Path(lib_dir) / "manifest.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise TinyexitError(f"{lib_dir}: no readable manifest.json; run `tinyexit generate` to make the library") from None
 
 
 def write_harness(lib_dir: Path, dest: Path) -> list[Path]:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.errors import TinyexitError
+from ..codegen.errors import TinyexitError
+from ..codegen.manifest import load_manifest
 
-from .harness import RunResult, input_bytes, load_manifest, parse_results, write_harness
+from .harness import RunResult, input_bytes, parse_results, write_harness
 
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
 

@@ -18,6 +18,7 @@ where they stopped.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -29,18 +30,26 @@ from typing import Callable
 
 import numpy as np
 
-from codegen.errors import TinyexitError
+from ..codegen.boards import Board, load_board
+from ..codegen.errors import TinyexitError
+from ..codegen.manifest import load_manifest
 
 from . import cycles
-from .boards import Board, load_board
-from .build import BuildResult, build_firmware
-from .harness import RunResult, input_bytes, load_manifest, parse_results
+from .build import BuildResult, build_firmware, elf_symbols, tool
+from .harness import RunResult, input_bytes, parse_results
 
 QEMU = "qemu-system-arm"
 QEMU_INSTALL = "sudo apt-get install -y --no-install-recommends qemu-system-arm"
+# The plugin's source ships inside the package; it is built on first use (or by
+# `make install`) into the user's cache, never into the installed package.
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
-PLUGIN_SO = PLUGIN_DIR / "build" / "tx_count.so"
-PLUGIN_BUILD = f"make -C {PLUGIN_DIR}"
+PLUGIN_BUILD = "tinyexit doctor --build-plugin"
+
+
+def plugin_build_dir() -> Path:
+    """Where the tx_count plugin is built: $XDG_CACHE_HOME/tinyexit/qemu-plugin (~/.cache by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tinyexit" / "qemu-plugin"
 
 MARK_SAMPLE_BEGIN, MARK_SAMPLE_END, MARK_STAGE_BEGIN, MARK_STAGE_END, MARK_EXIT = 1, 2, 3, 4, 255
 EXIT_FAULT = 101  # tx_io.h TX_EXIT_FAULT
@@ -111,30 +120,30 @@ def plugin_path() -> Path:
         if not Path(override).is_file():
             raise TinyexitError(f"TINYEXIT_QEMU_PLUGIN={override} does not exist; unset it or build the plugin")
         return Path(override)
-    stamp = PLUGIN_SO.parent / "qemu-version"
+    build = plugin_build_dir()
+    plugin = build / "tx_count.so"
+    stamp = build / "qemu-version"
     current = installed_qemu_version()
-    if PLUGIN_SO.is_file() and stamp.is_file() and stamp.read_text().strip() == current:
-        return PLUGIN_SO
+    if plugin.is_file() and stamp.is_file() and stamp.read_text().strip() == current:
+        return plugin
     # Missing, or built for another QEMU: (re)build, one process at a time (pytest -n runs
     # several). Fetching the header needs network once.
-    import fcntl
-
-    PLUGIN_SO.parent.mkdir(parents=True, exist_ok=True)
-    with open(PLUGIN_SO.parent / ".lock", "w") as lock:
+    build.mkdir(parents=True, exist_ok=True)
+    with open(build / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if PLUGIN_SO.is_file() and stamp.is_file() and stamp.read_text().strip() == current:
-            return PLUGIN_SO
-        if PLUGIN_SO.is_file():
-            PLUGIN_SO.unlink()
+        if plugin.is_file() and stamp.is_file() and stamp.read_text().strip() == current:
+            return plugin
+        if plugin.is_file():
+            plugin.unlink()
         if stamp.is_file() and stamp.read_text().strip() != current:
-            shutil.rmtree(PLUGIN_SO.parent / "include", ignore_errors=True)  # the header must match the new QEMU
-        proc = subprocess.run(["make", "-s", "-C", str(PLUGIN_DIR)], capture_output=True, text=True)
-    if proc.returncode != 0 or not PLUGIN_SO.is_file():
+            shutil.rmtree(build / "include", ignore_errors=True)  # the header must match the new QEMU
+        proc = subprocess.run(["make", "-s", "-C", str(PLUGIN_DIR), f"BUILD={build}"], capture_output=True, text=True)
+    if proc.returncode != 0 or not plugin.is_file():
         reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise TinyexitError(
             f"the QEMU counting plugin is not built and building it failed ({reason}); run: {PLUGIN_BUILD}"
         )
-    return PLUGIN_SO
+    return plugin
 
 
 def read_events(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -338,8 +347,6 @@ def read_profile(path: Path, elf: Path) -> dict[str, np.ndarray]:
         raise TinyexitError(f"{path.name}: profile from another tx_count plugin version; rebuild it: {PLUGIN_BUILD}")
     rec = np.dtype([("vaddr", "<u8"), ("count", "<u8"), ("taken", "<u8", (2,)), ("stats", "<u4", (int(ncls),))])
     segs = np.frombuffer(raw[16:], rec)
-    from .build import tool
-
     out = subprocess.run([tool("arm-none-eabi-nm"), "-S", "-n", str(elf)], capture_output=True, text=True, check=True)
     funcs = []
     for line in out.stdout.splitlines():
@@ -383,8 +390,6 @@ def _wait_with_progress(proc, events_path: Path, samples: int, timeout: float, p
 
 
 def marker_addresses(elf: Path) -> dict[str, int]:
-    from .build import elf_symbols
-
     symbols = elf_symbols(elf)
     keys = {"sample_begin": "tx_sample_begin", "sample_end": "tx_sample_end",
             "stage_begin": "tx_stage_begin", "stage_end": "tx_stage_end"}  # fmt: skip

@@ -23,13 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen import __version__
-from codegen.emitter import template_env
-from codegen.errors import TinyexitError
+from ..codegen import __version__
+from ..codegen.emitter import template_env
+from ..codegen.boards import Board, load_board
+from ..codegen.errors import TinyexitError
+from ..codegen.manifest import load_manifest
 
-from .boards import Board, load_board
 from .build import BuildResult, build_firmware
-from .harness import RunResult, load_manifest, parse_results
+from .harness import RunResult, parse_results
+from .qemu import qemu_binary
 
 RENODE_INSTALL = (
     "Renode is not installed (no `renode` on PATH); it is not in Debian or on PyPI: download the portable "
@@ -134,7 +136,6 @@ def run_uart_in_qemu(lib_dir: str | Path, board: str | Board, inputs: np.ndarray
     """The UART build on the QEMU machine (mps2 CMSDK UART, STM32F405 USART): tests the UART glue."""
     board = load_board(board)
     manifest = load_manifest(lib_dir)
-    from .qemu import qemu_binary
 
     with tempfile.TemporaryDirectory(prefix="tinyexit-uart-") as tmp:
         built = build_firmware(lib_dir, board, tmp, memory_map="qemu", io="uart", inputs=inputs)

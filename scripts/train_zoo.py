@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from codegen import augment, datasets, zoo  # noqa: E402
-from codegen.errors import TinyexitError  # noqa: E402
+from tinyexit.modelmaking import augment, datasets, zoo  # noqa: E402
+from tinyexit.codegen.errors import TinyexitError  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,8 +38,8 @@ def good_fixtures() -> list[str]:
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory):
     """generated(model_path, **options) -> library folder, generated once per session."""
-    from codegen.emitter import generate
-    from codegen.pipeline import Options
+    from tinyexit.codegen.pipeline import generate
+    from tinyexit.codegen.options import Options
 
     cache: dict = {}
 

@@ -18,10 +18,10 @@ import jinja2
 import numpy as np
 from tflite_micro import runtime
 
-from codegen.ir import Graph
-from codegen.ops import prepare_op
-from codegen.paths import TEMPLATES_DIR
-from codegen.reader import parse_model
+from tinyexit.codegen.ir import Graph
+from tinyexit.codegen.ops import prepare_op
+from tinyexit.codegen.paths import TEMPLATES_DIR
+from tinyexit.codegen.reader import parse_model
 
 HERE = Path(__file__).resolve().parent
 KERNELS_DIR = TEMPLATES_DIR / "kernels"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.reader import read_model
+from tinyexit.codegen.reader import read_model
 
 SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf_tiny"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

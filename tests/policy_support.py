@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.emitter import template_env
-from codegen.policy import LoweredPolicy
+from tinyexit.codegen.emitter import template_env
+from tinyexit.codegen.policies.spec import LoweredPolicy
 
 HERE = Path(__file__).resolve().parent
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]

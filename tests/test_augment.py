@@ -1,4 +1,4 @@
-"""codegen.augment: attach T-RecX exits to a Keras backbone, train, convert to int8, check."""
+"""modelmaking/augment.py: attach T-RecX exits to a Keras backbone, train, convert to int8, check."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codegen import augment, datasets
-from codegen.errors import TinyexitError
-from codegen.reader import read_model
+from tinyexit.modelmaking import augment, datasets
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.reader import read_model
 
 pytest.importorskip("tensorflow")
 
@@ -44,7 +44,7 @@ def small_backbone():
 def assert_bit_exact(generated, model_path: Path, x_float: np.ndarray) -> None:
     from oracle import tflm_run
 
-    from firmware_sim.host import run_host
+    from tinyexit.firmware_sim.host import run_host
 
     graph = read_model(model_path)
     q = graph.tensor(graph.inputs[0]).quant

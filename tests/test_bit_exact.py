@@ -7,7 +7,7 @@ import pytest
 from conftest import fixture_path, good_fixtures, mlperf_path
 from oracle import random_inputs, tflm_run
 
-from firmware_sim.host import run_host
+from tinyexit.firmware_sim.host import run_host
 
 SAMPLES = 200
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from codegen.errors import TinyexitError
-from firmware_sim.boards import QEMU_MACHINES, list_boards, load_board
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.boards import QEMU_MACHINES, list_boards, load_board
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -114,7 +114,7 @@ def test_unknown_board_names_the_known_ones():
 
 
 def test_boards_command_lists_every_board():
-    from codegen.cli import app
+    from tinyexit.cli.main import app
 
     result = CliRunner().invoke(app, ["boards"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from policy_support import build, run
 
-from codegen.calibrate import binomial_cdf, calibrate, hb_p_value
-from codegen.errors import TinyexitError
-from codegen.passes.lower_policy import lower_policy
-from codegen.policy import ExitLogits, parse_policy
-from codegen.policy_reference import run_integer
+from tinyexit.codegen.policies.calibrate import binomial_cdf, calibrate, hb_p_value
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.policies.lowering import lower_policy
+from tinyexit.codegen.policies.spec import ExitLogits, parse_policy
+from tinyexit.codegen.policies.reference import run_integer
 
 SCALES = [0.08, 0.1, 0.12]
 ZERO_POINTS = [-5, 3, 0]

@@ -12,7 +12,7 @@ import pytest
 from conftest import fixture_path
 from oracle import random_inputs
 
-from firmware_sim.qemu import run_library
+from tinyexit.firmware_sim.qemu import run_library
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
@@ -21,7 +21,7 @@ MODEL = fixture_path("ee_trained_blobs")
 
 
 def tinyexit(*args):
-    return subprocess.run([sys.executable, "-m", "codegen.cli", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "tinyexit", *map(str, args)], capture_output=True, text=True)
 
 
 def one_error_line(proc, fragment):
@@ -72,8 +72,8 @@ def test_temporal_policies_save_work_on_a_stream(reports):
 
 
 def test_report_agrees_with_a_direct_qemu_run(tmp_path):
-    from codegen.emitter import generate
-    from codegen.pipeline import Options
+    from tinyexit.codegen.pipeline import generate
+    from tinyexit.codegen.options import Options
 
     x = random_inputs(MODEL, 4, seed=9)
     data = tmp_path / "d.npz"

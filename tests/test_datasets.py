@@ -1,4 +1,4 @@
-"""codegen.datasets: offline data, written as .npz with x and y (no TensorFlow)."""
+"""modelmaking/datasets.py: offline data, written as .npz with x and y (no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from codegen import datasets
-from codegen.errors import TinyexitError
+from tinyexit.modelmaking import datasets
+from tinyexit.codegen.errors import TinyexitError
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 needs_fashion = pytest.mark.skipif(
@@ -33,7 +33,7 @@ needs_neurokit = pytest.mark.skipif(not has_neurokit(), reason="neurokit2 is not
 
 
 def test_datasets_module_does_not_import_tensorflow():
-    code = "import sys, codegen.datasets, codegen.zoo, codegen.augment; print('tensorflow' in sys.modules)"
+    code = "import sys, tinyexit.modelmaking.datasets, tinyexit.modelmaking.zoo, tinyexit.modelmaking.augment; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -11,7 +11,7 @@ from conftest import fixture_path, mlperf_path
 
 def tinyexit(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "codegen.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "tinyexit", *map(str, args)], capture_output=True, text=True, cwd=cwd
     )
 
 

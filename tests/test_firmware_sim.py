@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from codegen.errors import TinyexitError
-from firmware_sim import cycles
-from firmware_sim.boards import load_board
-from firmware_sim.build import FIRMWARE_DIR, build_firmware, dsp_instruction_count, render_linker_script
-from firmware_sim.host import run_host
-from firmware_sim.qemu import plugin_path, run, run_library
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.firmware_sim import cycles
+from tinyexit.codegen.boards import load_board
+from tinyexit.firmware_sim.build import FIRMWARE_DIR, build_firmware, dsp_instruction_count, render_linker_script
+from tinyexit.firmware_sim.host import run_host
+from tinyexit.firmware_sim.qemu import plugin_path, run, run_library
 
 M4, M7 = "nucleo-l4r5zi", "nucleo-f746zg"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -218,7 +218,7 @@ def test_faulting_guest_is_reported(tmp_path):
 
 @pytest.fixture(scope="module")
 def ee_lib(tmp_path_factory):
-    from codegen.emitter import generate
+    from tinyexit.codegen.pipeline import generate
 
     return generate(FIXTURES / "ee_three_exits.tflite", tmp_path_factory.mktemp("ee") / "lib").out_dir
 
@@ -239,7 +239,7 @@ def test_generated_model_matches_host_on_qemu(ee_lib, board, tmp_path):
 
 @pytest.mark.parametrize("model", ["ic", "kws", "ee_resnet", "ee_dscnn"])
 def test_models_match_host_and_count_identically_on_m4_and_m7(model, tmp_path):
-    from codegen.emitter import generate
+    from tinyexit.codegen.pipeline import generate
     from conftest import mlperf_path
 
     path = mlperf_path(model) if model in ("ic", "kws") else FIXTURES / f"{model}.tflite"
@@ -431,7 +431,7 @@ def test_missing_tools_name_the_install_command(standin, monkeypatch, tmp_path):
     with pytest.raises(TinyexitError, match="arm-none-eabi-gcc is not installed; .*apt-get install .*gcc-arm-none-eabi"):
         build_firmware(standin, M4, tmp_path)
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "qemu-system-arm" else real_which(name))
-    from firmware_sim.qemu import qemu_binary
+    from tinyexit.firmware_sim.qemu import qemu_binary
 
     with pytest.raises(TinyexitError, match="qemu-system-arm is not installed; install it: .*apt-get install"):
         qemu_binary()
@@ -453,15 +453,15 @@ def test_timing_model_weights():
 
 @pytest.mark.parametrize("board", ["stm32f405", M7])
 def test_uart_build_matches_host(standin, board):
-    from firmware_sim.renode import run_uart_in_qemu
+    from tinyexit.firmware_sim.renode import run_uart_in_qemu
 
     x = samples(manifest_of(standin), 3, seed=7)
     assert_same_outputs(run_host(standin, x), run_uart_in_qemu(standin, board, x))
 
 
 def test_renode_files_and_missing_renode(standin, tmp_path, monkeypatch):
-    from firmware_sim.renode import run as renode_run
-    from firmware_sim.renode import write_renode_files
+    from tinyexit.firmware_sim.renode import run as renode_run
+    from tinyexit.firmware_sim.renode import write_renode_files
 
     built = build_firmware(standin, "nucleo-l4r5zi", tmp_path, memory_map="board", io="uart",
                            inputs=samples(manifest_of(standin), 2))  # fmt: skip
@@ -501,7 +501,7 @@ set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 
 
 def test_project_files_build_an_application(ee_lib, tmp_path):
-    from firmware_sim.integration import write_project_files
+    from tinyexit.codegen.project import write_project_files
 
     board = load_board(M4)
     lib = tmp_path / "model"
@@ -554,7 +554,7 @@ def test_project_files_build_an_application(ee_lib, tmp_path):
 
 
 def test_simulate_and_build_commands(tmp_path):
-    from codegen.cli import app
+    from tinyexit.cli.main import app
 
     model = FIXTURES / "ee_three_exits.tflite"
     runner = CliRunner()

@@ -8,10 +8,10 @@ import subprocess
 import pytest
 from conftest import fixture_path, mlperf_path
 
-from codegen.emitter import generate
-from codegen.pipeline import Options
-from codegen.reader import read_model
-from codegen.passes.plan_memory import overlaps
+from tinyexit.codegen.pipeline import compile_graph, generate
+from tinyexit.codegen.options import Options
+from tinyexit.codegen.reader import read_model
+from tinyexit.codegen.passes.plan_memory import overlaps
 
 ARM_GCC = shutil.which("arm-none-eabi-gcc")
 
@@ -20,18 +20,29 @@ def files_of(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-@pytest.mark.parametrize("key", ["ic", "kws", "vww", "ad"])
+# The MLPerf Tiny models (skipped without ../shared) and the repository's own
+# early-exit models, so every clone checks the contracts.
+MODELS = ["ic", "kws", "vww", "ad", "ee_resnet", "ee_dscnn", "ee_three_exits", "ee_trained_blobs"]
+
+
+def model_path(key: str):
+    return fixture_path(key) if key.startswith("ee_") else mlperf_path(key)
+
+
+@pytest.mark.parametrize("key", MODELS)
 def test_same_model_and_options_give_identical_files(key, tmp_path):
-    model = mlperf_path(key)
-    generate(model, tmp_path / "a", options=Options(policy="none"))
-    generate(model, tmp_path / "b", options=Options(policy="none"))
+    model = model_path(key)
+    policy = "none" if key in ("ic", "kws", "vww", "ad") else "entropy:0.4"
+    generate(model, tmp_path / "a", options=Options(policy=policy))
+    generate(model, tmp_path / "b", options=Options(policy=policy))
     assert files_of(tmp_path / "a") == files_of(tmp_path / "b")
 
 
-@pytest.mark.parametrize("key", ["ic", "kws", "vww", "ad"])
+@pytest.mark.parametrize("key", MODELS)
 def test_library_links_no_float_helpers_on_cortex_m0plus(key, generated, tmp_path):
     assert ARM_GCC, "arm-none-eabi-gcc is installed by `make install`"
-    lib = generated(mlperf_path(key))
+    policy = "none" if key in ("ic", "kws", "vww", "ad") else "entropy:0.4"
+    lib = generated(model_path(key), policy=policy)
     objects = []
     for src in sorted(lib.glob("*.c")):
         obj = tmp_path / (src.stem + ".o")
@@ -49,18 +60,18 @@ def test_library_links_no_float_helpers_on_cortex_m0plus(key, generated, tmp_pat
     assert "malloc" not in undefined
 
 
+# The planned arena of each MLPerf model (tensors and kernel scratch), in bytes.
+PLANNED_ARENA = {"ic": 49_728, "kws": 11_596, "vww": 55_328, "ad": 768}
+
+
 @pytest.mark.parametrize("key", ["ic", "kws", "vww", "ad"])
 def test_memory_plan_has_no_overlapping_live_tensors(key, generated):
-    from codegen.pipeline import compile_graph
-
     graph = compile_graph(read_model(mlperf_path(key)))
     assert overlaps(graph.plan.buffers) == []
-    assert graph.plan.arena_bytes >= max(b.size for b in graph.plan.buffers)
+    assert graph.plan.arena_bytes == max(b.offset + b.size for b in graph.plan.buffers) == PLANNED_ARENA[key]
 
 
 def test_arena_of_a_chain_is_the_two_largest_neighbours():
     """AD is a chain of FC layers: the peak is the 640-byte input beside a 128-byte activation."""
-    from codegen.pipeline import compile_graph
-
     graph = compile_graph(read_model(mlperf_path("ad")))
     assert graph.plan.arena_bytes == 640 + 128

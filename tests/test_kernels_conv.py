@@ -14,9 +14,9 @@ from kernel_harness import compare_with_tflm
 from kernel_models import conv_model, depthwise_model
 from tflite_builder import TensorSpec, conv2d_options, one_op_model, schema
 
-from codegen.errors import TinyexitError
-from codegen.ops import conv2d, depthwise_conv2d, fully_connected, gemm
-from codegen.reader import parse_model
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.ops import conv2d, depthwise_conv2d, fully_connected, gemm
+from tinyexit.codegen.reader import parse_model
 
 
 @pytest.fixture(scope="module")

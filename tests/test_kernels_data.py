@@ -9,9 +9,9 @@ from kernel_harness import compare_with_tflm
 from kernel_models import add_model, concat_model, pad_model, slice_model
 from tflite_builder import TensorSpec, one_op_model, pad_options
 
-from codegen.errors import TinyexitError
-from codegen.ops import PREPARE
-from codegen.reader import parse_model
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.ops import PREPARE
+from tinyexit.codegen.reader import parse_model
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_concat_refusal_matches_tflm():
 def test_add_takes_the_table_variant():
     """Every ADD case above runs tx_add_lut_s8 (the output shift is never a left shift and the table
     sum stays below 2^29, so gemm.requant_records always has a record; tx_add_s8 is the fallback)."""
-    from codegen.ops import add
+    from tinyexit.codegen.ops import add
 
     for case in (c for c in MODELS if c.startswith("add_")):
         graph = parse_model(MODELS[case]())

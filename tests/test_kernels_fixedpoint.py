@@ -21,11 +21,11 @@ import pytest
 from tflite_micro import runtime
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from codegen import fixedpoint as fx
-from codegen.errors import TinyexitError
-from codegen.ops import logistic, mean, quantize, softmax
-from codegen.paths import TEMPLATES_DIR
-from codegen.reader import parse_model
+from tinyexit.codegen import fixedpoint as fx
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.ops import logistic, mean, quantize, softmax
+from tinyexit.codegen.paths import TEMPLATES_DIR
+from tinyexit.codegen.reader import parse_model
 
 KERNELS = TEMPLATES_DIR / "kernels"
 SOURCES = ["softmax_s8", "lut_s8", "mean_s8", "quantize_s8", "quantize_f32_s8", "dequantize_s8"]

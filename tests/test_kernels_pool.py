@@ -7,9 +7,9 @@ import pytest
 from kernel_harness import compare_with_tflm
 from kernel_models import pool_model
 
-from codegen.errors import TinyexitError
-from codegen.ops import pooling
-from codegen.reader import parse_model
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.ops import pooling
+from tinyexit.codegen.reader import parse_model
 
 
 @pytest.fixture(scope="module")

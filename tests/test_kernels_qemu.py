@@ -18,14 +18,14 @@ from kernel_harness import run_tflm
 from kernel_models import conv_model, depthwise_model
 from test_kernels_conv import fc_model
 
-from codegen.emitter import generate
-from codegen.ops import prepare_op
-from codegen.pipeline import Options
-from codegen.reader import parse_model, read_model
-from firmware_sim.build import build_firmware, dsp_instruction_count
-from firmware_sim.harness import load_manifest
-from firmware_sim.host import run_host
-from firmware_sim.qemu import plugin_path, run
+from tinyexit.codegen.pipeline import generate
+from tinyexit.codegen.ops import prepare_op
+from tinyexit.codegen.options import Options
+from tinyexit.codegen.reader import parse_model, read_model
+from tinyexit.firmware_sim.build import build_firmware, dsp_instruction_count
+from tinyexit.codegen.manifest import load_manifest
+from tinyexit.firmware_sim.host import run_host
+from tinyexit.firmware_sim.qemu import plugin_path, run
 
 BOARD = "nucleo-l4r5zi"
 
@@ -122,7 +122,7 @@ CORES = {  # arm-none-eabi-gcc flags per core (boards/*.toml use the same)
 @pytest.mark.parametrize("opt", ["-O0", "-O2", "-Os"])
 def test_every_kernel_compiles_warning_free(core, opt, tmp_path):
     """Strict C99 on every core, including the inline asm's register needs at -O0 and -Os."""
-    from codegen.paths import TEMPLATES_DIR
+    from tinyexit.codegen.paths import TEMPLATES_DIR
 
     sources = sorted(str(p) for p in (TEMPLATES_DIR / "kernels").glob("tx_*.c"))
     cmd = ["arm-none-eabi-gcc", *CORES[core], opt, "-std=c99", "-Wall", "-Wextra", "-Werror",

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 from conftest import fixture_path, good_fixtures, mlperf_path
 
-from codegen.passes.plan_memory import lifetimes
-from codegen.pipeline import compile_graph
-from codegen.reader import read_model
+from tinyexit.codegen.passes.plan_memory import lifetimes
+from tinyexit.codegen.pipeline import compile_graph
+from tinyexit.codegen.reader import read_model
 
 # Live-activation floor + 5% (shared/reference/anchors.md, issue 7).
 ARENA_TARGETS = {"kws": int(15.6 * 1024 * 1.05), "vww": int(54 * 1024 * 1.05), "ic": int(48 * 1024 * 1.05)}

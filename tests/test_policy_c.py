@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from policy_support import CFLAGS, adversarial_logits, build, render_decide, run
 
-from codegen.passes.lower_policy import lower_policy
-from codegen.policy import ExitLogits, parse_policy
-from codegen.policy_reference import float_scores, float_stops, integer_stats, integer_stops, run_float, run_integer
+from tinyexit.codegen.policies.lowering import lower_policy
+from tinyexit.codegen.policies.spec import ExitLogits, parse_policy
+from tinyexit.codegen.policies.reference import float_scores, float_stops, integer_stats, integer_stops, run_float, run_integer
 
 SCALES = [0.02, 0.05, 0.1, 0.25, 0.5]
 CLASSES = [2, 10, 12]

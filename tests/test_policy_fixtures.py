@@ -13,28 +13,26 @@ import pytest
 from conftest import fixture_path
 from oracle import random_inputs, tflm_interpreter
 
-from codegen.emitter import render_library, write_atomically
-from codegen.passes.lower_policy import lower_graph_policy
-from codegen.pipeline import Options, compile_graph
-from codegen.policy import parse_policy
-from codegen.policy_reference import float_scores, float_stops, run_float, run_integer
-from codegen.reader import read_model
-from firmware_sim.host import run_host
+from tinyexit.codegen.emitter import render_library
+from tinyexit.codegen.output import write_folder
+from tinyexit.codegen.options import Options
+from tinyexit.codegen.pipeline import compile_graph
+from tinyexit.codegen.policies.spec import parse_policy
+from tinyexit.codegen.policies.reference import float_scores, float_stops, run_float, run_integer
+from tinyexit.codegen.reader import read_model
+from tinyexit.firmware_sim.host import run_host
 
 MODELS = ["ee_resnet", "ee_dscnn", "ee_three_exits", "ee_nosig"]
 SAMPLES = 200
 
 
 def compiled(model, policy: str):
-    graph = compile_graph(read_model(model), Options(policy=policy))
-    if "lower_policy" not in graph.passes_run:  # until the pipeline runs the pass itself
-        graph = lower_graph_policy(graph, policy)
-    return graph
+    return compile_graph(read_model(model), Options(policy=policy))
 
 
 def generate(model, policy: str, out):
     graph = compiled(model, policy)
-    write_atomically(out, render_library(graph, "m", Options(policy=policy)))
+    write_folder(out, render_library(graph, "m", Options(policy=policy)))
     return graph
 
 
@@ -127,7 +125,7 @@ def test_the_pass_reads_each_stage_s_logits_and_names_bad_policies():
         logits = graph.tensor(stage.logits_tensor)  # the softmax input, not the exit's output
         assert (exit_.num_classes, exit_.scale, exit_.zero_point) == (
             logits.size, logits.quant.scale, logits.quant.zero_point)
-    from codegen.errors import TinyexitError
+    from tinyexit.codegen.errors import TinyexitError
 
     with pytest.raises(TinyexitError, match="exit index 5 is out of range .* exit0,final"):
         compiled(model, "exit:5")

@@ -9,20 +9,11 @@ import numpy as np
 import pytest
 from policy_support import adversarial_logits
 
-from codegen.errors import TinyexitError
-from codegen.passes.lower_policy import (
-    EXP_BITS_MAX,
-    LN_FRAC_BITS,
-    LN_INDEX_BITS,
-    entropy_bound,
-    exp_bits,
-    exp_table,
-    lower_exit,
-    lower_policy,
-    xexp_table,
-)
-from codegen.policy import ExitLogits, parse_policy
-from codegen.policy_reference import float_scores, float_stops, integer_stats, integer_stops, ln_q16
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.policies.lowering import entropy_bound, lower_exit, lower_policy
+from tinyexit.codegen.policies.reference import float_scores, float_stops, integer_stats, integer_stops, ln_q16
+from tinyexit.codegen.policies.spec import ExitLogits, parse_policy
+from tinyexit.codegen.policies.tables import EXP_BITS_MAX, LN_FRAC_BITS, LN_INDEX_BITS, exp_bits, exp_table, xexp_table
 
 SCALES = [0.007, 0.02, 0.05, 0.1, 0.25, 0.5]
 CLASSES = [2, 3, 10, 12]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from codegen.errors import TinyexitError
-from codegen.policy import parse_policy
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.policies.spec import parse_policy
 
 THREE = ["exit0", "exit1", "final"]
 TWO = ["exit0", "final"]

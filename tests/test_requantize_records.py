@@ -12,8 +12,8 @@ import subprocess
 
 import numpy as np
 
-from codegen.ops.gemm import requant_records
-from codegen.paths import TEMPLATES_DIR
+from tinyexit.codegen.ops.gemm import requant_records
+from tinyexit.codegen.paths import TEMPLATES_DIR
 
 PROGRAM = r"""
 #include <stdio.h>

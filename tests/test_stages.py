@@ -7,11 +7,12 @@ import pytest
 from conftest import fixture_path, mlperf_path
 from oracle import random_inputs
 
-from codegen.errors import TinyexitError
-from codegen.passes.partition_stages import ancestors
-from codegen.passes.prepare_ops import op_macs
-from codegen.pipeline import Options, compile_graph
-from codegen.reader import read_model
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.passes.partition_stages import ancestors
+from tinyexit.codegen.passes.prepare_ops import op_macs
+from tinyexit.codegen.options import Options
+from tinyexit.codegen.pipeline import compile_graph
+from tinyexit.codegen.reader import read_model
 
 EARLY_EXIT = ["ee_resnet", "ee_dscnn", "ee_three_exits", "ee_nosig"]
 
@@ -113,12 +114,12 @@ def test_model_without_signature_names_outputs_by_position():
 def test_mlperf_model_is_one_stage():
     graph = compile_graph(read_model(mlperf_path("kws")))
     assert len(graph.stages) == 1
-    assert graph.stages[0].macs == 2_656_768 or graph.stages[0].macs > 2_600_000
+    assert graph.stages[0].macs == 2_656_768
 
 
 @pytest.mark.parametrize("name", ["ee_resnet", "ee_dscnn"])
 def test_sample_stopped_at_exit0_ran_only_stage0(name, generated):
-    from firmware_sim.host import trace_host
+    from tinyexit.firmware_sim.host import trace_host
 
     model = fixture_path(name)
     lib = generated(model, trace=True, policy="exit:0")

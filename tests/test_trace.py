@@ -10,8 +10,8 @@ import pytest
 from conftest import fixture_path, good_fixtures, mlperf_path
 from oracle import random_inputs, tflm_tensors
 
-from codegen.reader import read_model
-from firmware_sim.host import trace_host
+from tinyexit.codegen.reader import read_model
+from tinyexit.firmware_sim.host import trace_host
 
 
 def first_mismatch(model, lib, seed=1):

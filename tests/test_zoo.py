@@ -1,13 +1,13 @@
-"""codegen.zoo: the three MLPerf Tiny backbones with T-RecX exits build, train, convert and generate."""
+"""modelmaking/zoo.py: the three MLPerf Tiny backbones with T-RecX exits build, train, convert and generate."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from codegen import augment, zoo
-from codegen.errors import TinyexitError
-from codegen.reader import read_model
+from tinyexit.modelmaking import augment, zoo
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.reader import read_model
 
 pytest.importorskip("tensorflow")
 
@@ -28,7 +28,7 @@ def tiny_data(name: str, count: int = 16, seed: int = 0):
 def test_zoo_model_trains_converts_and_generates_bit_exact(name, tmp_path, generated):
     from oracle import tflm_run
 
-    from firmware_sim.host import run_host
+    from tinyexit.firmware_sim.host import run_host
 
     import keras
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import TinyexitError
 from ..ir import Graph, Op, Tensor
 from ..quant import activation_range, quantize_multiplier
 from .base import ConstArray, KernelCall
@@ -37,8 +38,6 @@ OPTIMIZE = ("speed", "size")
 
 def check_optimize(optimize: str) -> None:
     if optimize not in OPTIMIZE:
-        from ..errors import TinyexitError
-
         raise TinyexitError(f"optimize '{optimize}' is not one of speed, size")
 
 

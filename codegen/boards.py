@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codegen.errors import TinyexitError
-from codegen.paths import BOARDS_DIR
+from .errors import TinyexitError
+from .paths import BOARDS_DIR
 
 try:
     import tomllib

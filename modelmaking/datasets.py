@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import TinyexitError
+from ..codegen.errors import TinyexitError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = (

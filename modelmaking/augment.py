@@ -12,7 +12,7 @@ with a representative dataset; the SignatureDef names the outputs exit0 ...
 final), `evaluate_float` / `evaluate_int8` (accuracy per exit). `augment` runs
 them all and returns an `AugmentReport`.
 
-TensorFlow is imported inside the functions only: `import codegen.augment`
+TensorFlow is imported inside the functions only: `import tinyexit.modelmaking.augment`
 is cheap.
 """
 
@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import TinyexitError
+from ..codegen.errors import TinyexitError
+from . import datasets, zoo  # zoo also registers the custom layers tinyexit writes
 
 Log = Callable[[str], None]
 
@@ -62,7 +63,6 @@ def load_backbone(path: str | Path):
     if not path.exists():
         raise TinyexitError(f"{path}: no such backbone file or folder; pass a .keras, .h5 or SavedModel path")
     tf = _tf()
-    from . import zoo  # registers the custom layers tinyexit itself writes
 
     zoo.SliceChannels(1)
     import keras
@@ -141,7 +141,6 @@ def attach_exits(
     _tf()
     import keras
 
-    from . import zoo
 
     if head not in HEADS:
         raise TinyexitError(f"exit head '{head}' is unknown; choose one of {', '.join(HEADS)}")
@@ -463,7 +462,6 @@ def augment(
     log: Log | None = _stderr,
 ) -> AugmentReport:
     """Load, attach exits, train, convert to int8, evaluate, and write `output` (.tflite) atomically."""
-    from . import datasets
 
     output = Path(output)
     if output.suffix != ".tflite":
@@ -528,7 +526,6 @@ def train_zoo(
     The input shape and class count come from the data; exit_weight defaults
     to the T-RecX weight of the model.
     """
-    from . import datasets, zoo
 
     output = Path(output)
     if output.suffix != ".tflite" or not output.parent.is_dir():

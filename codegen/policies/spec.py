@@ -21,7 +21,7 @@ non-final exit or a comma list with one threshold per non-final exit, in stage
 order (`confidence:0.95,0.8` for three exits).
 
 `parse_policy` only checks the string against the exits; the integer form is
-made by `codegen.passes.lower_policy`, which fills in `LoweredPolicy`.
+made by `codegen/policies/lowering.py`, which fills in `LoweredPolicy`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import TinyexitError
+from ..errors import TinyexitError
 
 THRESHOLD_KINDS = ("confidence", "margin", "entropy")
 TEMPORAL_KINDS = ("difference", "temporal-patience")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .policy import (
+from .spec import (
     THRESHOLD_KINDS,
     ExitLogits,
     ExitRule,
@@ -30,6 +30,7 @@ from .policy import (
     PolicySpec,
     as_int8_batch,
 )
+from .tables import LN2_Q16, LN_FRAC_BITS, LN_INDEX_BITS, ln_table
 
 # ---------------------------------------------------------------------------
 # float64 rules
@@ -91,8 +92,6 @@ def _lookup(table: tuple[int, ...], d: np.ndarray) -> np.ndarray:
 
 def ln_q16(x: np.ndarray, exp_bits: int) -> np.ndarray:
     """policy_ln_q16 of decide.c.j2: ln(x / 2^K) in Q16 for integers x >= 2^K."""
-    from .passes.lower_policy import LN2_Q16, LN_INDEX_BITS, ln_table
-
     x = np.asarray(x, dtype=np.int64)
     n = np.full(x.shape, exp_bits, dtype=np.int64)
     for bit in range(exp_bits + 1, 63):
@@ -129,8 +128,6 @@ def integer_stops(rule: ExitRule, stats: dict[str, np.ndarray]) -> np.ndarray:
         return stats["gap"] >= rule.params["gap_min"]
     if rule.form == "exp_sum":
         return stats["exp_sum"] <= rule.params["exp_sum_max"]
-    from .passes.lower_policy import LN_FRAC_BITS
-
     return (stats["xexp_sum"] << LN_FRAC_BITS) <= stats["exp_sum"] * (rule.params["h_q16"] - stats["ln_q16"])
 
 

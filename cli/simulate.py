@@ -1,8 +1,4 @@
-"""`tinyexit boards`, `tinyexit build` and `tinyexit simulate` (registered in codegen/cli.py).
-
-Each command turns problems into TinyexitError; codegen.cli.main prints the
-one line and exits with code 2.
-"""
+"""`tinyexit boards`, `build`, `simulate` and `run`: the generated code on a board or the host."""
 
 from __future__ import annotations
 
@@ -13,56 +9,28 @@ from typing import Optional
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from codegen.errors import TinyexitError
-
-
-
-def _console() -> Console:
-    return Console()  # made per command, so COLUMNS and the terminal are read when it runs
-
-PolicyOpt = typer.Option("none", "--policy", help="Exit policy, e.g. none, exit:0, confidence:0.9, margin:2.5")
-ExitsOpt = typer.Option(None, "--exits", help="Exit names in stage order, e.g. exit0,final (default: by MACs)")
-BoardOpt = typer.Option(..., "--board", "-b", help="Board name (see `tinyexit boards`) or path to a board .toml")
-OptOpt = typer.Option("-O2", "--opt", help="Optimisation level for arm-none-eabi-gcc")
-# Shared by every command that generates code (codegen/cli.py imports it too).
-OptimizeOpt = typer.Option("speed", "--optimize",
-                           help="speed: GEMM weights widened to int16 in flash; size: int8 weights, widened in the "
-                                "inner loop (about half the flash)")
-
-
-def check_optimize(optimize: str) -> str:
-    if optimize not in ("speed", "size"):
-        raise TinyexitError(f"--optimize '{optimize}' is not one of speed, size")
-    return optimize
-
-
-def _options(policy: str, exits: Optional[str], optimize: str = "speed"):
-    from codegen.pipeline import Options
-
-    order = tuple(n.strip() for n in exits.split(",")) if exits else None
-    return Options(policy=policy, exit_order=order, optimize=check_optimize(optimize))
-
-
-def _load_inputs(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise TinyexitError(f"{path}: cannot read a .npy array ({exc}); save inputs with numpy.save") from None
+from ..codegen.boards import list_boards, load_board
+from ..codegen.manifest import load_manifest
+from ..codegen.options import make_options
+from ..codegen.output import staged_folder
+from ..codegen.pipeline import generate
+from ..firmware_sim import cycles
+from ..firmware_sim.build import build_firmware
+from ..firmware_sim.qemu import run as run_qemu
+from ..firmware_sim.renode import write_renode_files
+from ..firmware_sim.targets import run_model_file
+from .common import BoardOpt, ExitsOpt, ModelArg, OptimizeOpt, OptOpt, PolicyOpt, console, load_inputs
 
 
 def _kib(n: int) -> str:
     return f"{n / 1024:,.0f} KiB" if n < 1024 * 1024 or n % (1024 * 1024) else f"{n // (1024 * 1024)} MiB"
 
 
-def boards_cmd() -> None:
+def boards() -> None:
     """List the boards: core, clock, flash and RAM, the QEMU machine and Renode platform."""
-    from .boards import list_boards
-
-    console = _console()
     table = Table(title="boards (boards/*.toml; add a file to add a board)")
     for col in ("board", "MCU", "core", "clock", "flash", "RAM", "QEMU machine", "Renode platform"):
         table.add_column(col, justify="right" if col in ("clock", "flash", "RAM") else "left")
@@ -71,7 +39,7 @@ def boards_cmd() -> None:
             b.name, b.mcu, b.core, f"{b.clock_hz / 1e6:g} MHz", _kib(b.flash.size), _kib(b.ram.size),
             b.qemu_machine, b.renode_platform or f"generated {b.name}.repl",
         )  # fmt: skip
-    console.print(table)
+    console().print(table)
 
 
 def _usage_table(results, title: str) -> Table:
@@ -91,7 +59,7 @@ def _usage_table(results, title: str) -> Table:
     return table
 
 
-def build_cmd(
+def build(
     model: Path = typer.Argument(..., help="int8 .tflite model"),
     board: str = BoardOpt,
     out: Path = typer.Option(..., "-o", "--out", help="Output folder"),
@@ -105,26 +73,13 @@ def build_cmd(
     ),
 ) -> None:
     """Build firmware for a board: QEMU ELF, Renode ELF and scripts, the library with project files."""
-    from codegen.emitter import generate
-
-    from .boards import load_board
-    from .build import build_firmware
-    from .harness import load_manifest
-    from .integration import write_project_files
-    from .renode import write_renode_files
-
-    console = _console()
     b = load_board(board)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        lib = generate(model, stage / "lib", name=name, options=_options(policy, exits, optimize))
-        write_project_files(lib.out_dir, b)
+    with staged_folder(out) as stage:
+        lib = generate(model, stage / "lib", name=name, options=make_options(policy, exits, optimize), board=b)
         manifest = load_manifest(lib.out_dir)
         qemu_elf = build_firmware(lib.out_dir, b, stage, opt=opt, memory_map="qemu", io="semihost")
         if inputs is not None:
-            x = _load_inputs(inputs)
+            x = load_inputs(inputs)
         else:
             x = np.full((1, *manifest["input"]["shape"]), manifest["input"].get("zero_point", 0), np.int8)
         board_elf = build_firmware(lib.out_dir, b, stage, opt=opt, memory_map="board", io="uart", inputs=x)
@@ -132,25 +87,16 @@ def build_cmd(
         shutil.copyfile(stage / f"build-{b.name}-board-uart" / "linker.ld", stage / f"{b.name}.ld")
         for work in stage.glob("build-*"):
             shutil.rmtree(work)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            stage.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            stage.rename(out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    console.print(_usage_table(qemu_elf, f"{lib.prefix} on {b.name} ({b.mcu}), {opt}"))
-    console.print(f"QEMU firmware   {out / qemu_elf.elf.name}  (semihosting; `tinyexit simulate` runs it)")
-    console.print(f"Renode firmware {out / board_elf.elf.name}  ({len(x)} sample{'s' if len(x) != 1 else ''} compiled in, results on the UART)")
-    console.print(f"Renode scripts  {out / files.resc.name}, {out / files.robot.name}, {out / files.repl.name}")
-    console.print(f"library         {out / 'lib'}  (+ CMakeLists.txt, {lib.prefix}.mk, compiler_flags.txt, STM32CubeIDE.txt)")
+    out = Path(out)
+    term = console()
+    term.print(_usage_table(qemu_elf, f"{lib.prefix} on {b.name} ({b.mcu}), {opt}"))
+    term.print(f"QEMU firmware   {out / qemu_elf.elf.name}  (semihosting; `tinyexit simulate` runs it)")
+    term.print(f"Renode firmware {out / board_elf.elf.name}  ({len(x)} sample{'s' if len(x) != 1 else ''} compiled in, results on the UART)")
+    term.print(f"Renode scripts  {out / files.resc.name}, {out / files.robot.name}, {out / files.repl.name}")
+    term.print(f"library         {out / 'lib'}  (+ CMakeLists.txt, {lib.prefix}.mk, compiler_flags.txt, STM32CubeIDE.txt)")
 
 
-def simulate_cmd(
+def simulate(
     model: Path = typer.Argument(..., help="int8 .tflite model"),
     board: str = BoardOpt,
     inputs: Optional[Path] = typer.Option(None, "--inputs", help=".npy of shape (N, *input_shape); default: random"),
@@ -165,20 +111,13 @@ def simulate_cmd(
     profile: int = typer.Option(0, "--profile", help="Also list the N functions that ran the most instructions"),
 ) -> None:
     """Run the model on a board in QEMU: exact instructions and estimated cycles per stage and per sample."""
-    from codegen.emitter import generate
-
-    from .boards import load_board
-    from .build import build_firmware
-    from .harness import load_manifest
-    from .qemu import run
-
-    console = _console()
+    term = console()
     b = load_board(board)
     with tempfile.TemporaryDirectory(prefix="tinyexit-sim-") as tmp:
-        lib = generate(model, Path(tmp) / "lib", options=_options(policy, exits, optimize))
+        lib = generate(model, Path(tmp) / "lib", options=make_options(policy, exits, optimize))
         manifest = load_manifest(lib.out_dir)
         if inputs is not None:
-            x = _load_inputs(inputs)
+            x = load_inputs(inputs)
             source = str(inputs)
         else:
             rng = np.random.default_rng(0)
@@ -188,17 +127,17 @@ def simulate_cmd(
         built = build_firmware(lib.out_dir, b, tmp, opt=opt)
         with Progress(
             TextColumn(f"[bold]QEMU {b.qemu_machine}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True,
+            console=term, transient=True,
         ) as bar:  # fmt: skip
             task = bar.add_task("samples", total=n)
-            res = run(built, b, x, manifest, timeout=timeout, profile=profile > 0,
+            res = run_qemu(built, b, x, manifest, timeout=timeout, profile=profile > 0,
                       progress=lambda done, total: bar.update(task, completed=done))  # fmt: skip
         stage_cost = _stage_costs(res)
         if np.any(np.isnan(stage_cost[:, 0])):
             # Some stage never ran under this policy: measure every stage once with policy none.
-            ref_lib = generate(model, Path(tmp) / "ref", options=_options("none", exits, optimize))
+            ref_lib = generate(model, Path(tmp) / "ref", options=make_options("none", exits, optimize))
             ref_built = build_firmware(ref_lib.out_dir, b, Path(tmp) / "refbuild", opt=opt)
-            ref = run(ref_built, b, x[:1], load_manifest(ref_lib.out_dir), timeout=timeout)
+            ref = run_qemu(ref_built, b, x[:1], load_manifest(ref_lib.out_dir), timeout=timeout)
             missing = np.isnan(stage_cost[:, 0])
             stage_cost[missing] = _stage_costs(ref)[missing]
 
@@ -219,7 +158,7 @@ def simulate_cmd(
         )  # fmt: skip
     if not reached.all():
         table.caption = "stages no sample reached (0/N) were measured on one sample with policy none"
-    console.print(table)
+    term.print(table)
 
     per_sample = res.stage_instructions.sum(axis=1)
     per_cycles = res.cycles_est.sum(axis=1)
@@ -234,18 +173,16 @@ def simulate_cmd(
         )  # fmt: skip
     if n > show:
         samples_table.caption = f"first {show} of {n} samples (--show N for more)"
-    console.print(samples_table)
+    term.print(samples_table)
     counts = np.bincount(res.exit_taken.astype(np.int64), minlength=len(exit_names))
     shares = ", ".join(f"{name} {c} ({100 * c / n:.0f}%)" for name, c in zip(exit_names, counts))
-    console.print(f"exits taken: {shares}")
-    console.print(
+    term.print(f"exits taken: {shares}")
+    term.print(
         f"mean per sample: {per_sample.mean():,.0f} instructions, {per_cycles.mean():,.0f} cycles_est "
         f"({1e3 * per_cycles.mean() / b.clock_hz:.3f} ms at {b.clock_hz / 1e6:g} MHz); full model {full:,.0f} "
         f"instructions ({100 * per_sample.mean() / full:.1f}% of it)"
     )
     if profile > 0:
-        from . import cycles
-
         flat = res.extra["profile"]
         whole = sum(int(v[cycles.INDEX["insn"]]) for v in flat.values())
         prof = Table(title=f"functions, whole run of {n} samples (harness and stdio included)")
@@ -258,12 +195,12 @@ def simulate_cmd(
                 f"{cycles.estimate(v, res.model):,.0f}", f"{v[ci['load']] + v[ci['store']] + v[ci['lsm']]:,}",
                 f"{v[ci['mul']] + v[ci['mac']] + v[ci['mac_long']]:,}", f"{v[ci['dsp']]:,}",
             )  # fmt: skip
-        console.print(prof)
-    console.print(f"[dim]instructions are exact (QEMU, tx_count plugin). {res.estimate_note}.[/]")
+        term.print(prof)
+    term.print(f"[dim]instructions are exact (QEMU, tx_count plugin). {res.estimate_note}.[/]")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         np.savez(out, **res.to_arrays())
-        console.print(f"wrote {out}")
+        term.print(f"wrote {out}")
 
 
 def _stage_costs(res) -> np.ndarray:
@@ -273,3 +210,26 @@ def _stage_costs(res) -> np.ndarray:
         instr = res.stage_instructions.sum(axis=0) / ran.sum(axis=0)
         cyc = res.cycles_est.sum(axis=0) / ran.sum(axis=0)
     return np.stack([instr, cyc], axis=1)
+
+
+def run(
+    model: Path = ModelArg,
+    inputs: Path = typer.Option(..., "--inputs", help=".npy of shape (N, *input_shape), int8 or float32"),
+    out: Path = typer.Option(..., "-o", "--out", help="Results .npz"),
+    target: str = typer.Option("host", "--target", help="host, qemu or renode"),
+    board: Optional[str] = typer.Option(None, "--board", help="Board for qemu/renode targets"),
+    policy: str = PolicyOpt,
+    exits: Optional[str] = ExitsOpt,
+    optimize: str = OptimizeOpt,
+) -> None:
+    """Run every input through the generated code; write outputs per exit and the exits taken."""
+    x = load_inputs(inputs)
+    arrays, lib = run_model_file(model, x, target, board, make_options(policy, exits, optimize))
+    term = console()
+    if target == "qemu":
+        term.print(cycles.note(load_board(board).core))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, **arrays)
+    taken = np.bincount(arrays["exit_taken"].astype(np.int64), minlength=len(lib.graph.stages))
+    shares = ", ".join(f"{e.name} {n}" for e, n in zip(lib.graph.exits, taken))
+    term.print(f"ran {len(arrays['exit_taken'])} samples on {target}; exits taken: {shares}; wrote {out}")

@@ -4,20 +4,25 @@ For each policy the bit-exact host build runs the whole dataset (in order, so
 temporal policies see the stream as it is) and gives the exit each sample
 takes and the label it reports. The simulator gives instructions and
 cycles_est per stage for a few samples run under the same policy; a sample's
-cost is the sum of the mean costs of the stages it ran. Pure functions over
-arrays; the CLI does the running and the writing.
+cost is the sum of the mean costs of the stages it ran. Reports and the plot
+are in report.py and plot.py; the CLI does the writing.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from dataclasses import asdict, dataclass, field
+import hashlib
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from codegen.errors import TinyexitError
+from ..codegen.errors import TinyexitError
+from ..codegen.options import Options
+from ..codegen.pipeline import generate
+from ..firmware_sim.host import run_host
+from ..firmware_sim.qemu import run_library
+from .data import load_dataset
 
 
 @dataclass(frozen=True)
@@ -127,108 +132,6 @@ def add_savings(rows: list[PolicyRow]) -> None:
             r.saving_vs_none = 1.0 - r.mean_instructions / base.mean_instructions
 
 
-def report_json(meta: dict, rows: list[PolicyRow]) -> str:
-    return json.dumps({"meta": meta, "policies": [asdict(r) for r in rows]}, indent=2, sort_keys=True) + "\n"
-
-
-CSV_COLUMNS = [
-    "policy", "samples", "accuracy", "agreement", "exit_shares", "mean_instructions", "p50_instructions",
-    "p95_instructions", "mean_cycles_est", "p50_cycles_est", "p95_cycles_est", "saving_vs_none", "pareto",
-]
-
-
-def report_csv(rows: list[PolicyRow]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        d = asdict(r)
-        d["exit_shares"] = " ".join(f"{s:.4f}" for s in r.exit_shares)
-        writer.writerow(["" if d[c] is None else d[c] for c in CSV_COLUMNS])
-    return buf.getvalue()
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
-def report_markdown(meta: dict, rows: list[PolicyRow]) -> str:
-    lines = [
-        f"# Exit policies for {meta['model']} on {meta['board']}",
-        "",
-        f"{meta['samples']} samples from {meta['data']}; accuracy and exits from the bit-exact host build, "
-        f"per-stage costs from QEMU over {meta['simulated_samples']} simulated samples per policy. "
-        "`instructions` are exact guest instruction counts; `cycles_est` is an estimate from a static "
-        "Cortex-M timing model (flash wait states and caches are not modelled).",
-        "",
-        "| policy | accuracy | agreement with final | exits taken | mean instr | p50 | p95 | mean cycles_est | "
-        "saving vs none | Pareto |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|:---:|",
-    ]
-    for r in rows:
-        shares = " / ".join(f"{100 * s:.0f}%" for s in r.exit_shares)
-        lines.append(
-            f"| `{r.policy}` | {_pct(r.accuracy)} | {_pct(r.agreement)} | {shares} | {r.mean_instructions:,.0f} | "
-            f"{r.p50_instructions:,.0f} | {r.p95_instructions:,.0f} | {r.mean_cycles_est:,.0f} | "
-            f"{_pct(r.saving_vs_none)} | {'*' if r.pareto else ''} |"
-        )
-    lines += ["", "Exit shares are listed in stage order: " + ", ".join(meta["exits"]) + "."]
-    return "\n".join(lines) + "\n"
-
-
-def plot(rows: list[PolicyRow], path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "tinyexit"
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    use_accuracy = all(r.accuracy is not None for r in rows)
-    quality = [100 * (r.accuracy if use_accuracy else r.agreement) for r in rows]
-    cost = [r.mean_cycles_est for r in rows]
-    ax.scatter(cost, quality, color="#4c72b0", zorder=3)
-    for r, x, y in zip(rows, cost, quality):
-        ax.annotate(r.policy, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    front = sorted((x, y) for r, x, y in zip(rows, cost, quality) if r.pareto)
-    if front:
-        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#dd8452", label="Pareto front")
-        ax.legend(loc="lower right")
-    ax.set_xlabel("mean cycles_est per inference (estimate)")
-    ax.set_ylabel("accuracy (%)" if use_accuracy else "agreement with final exit (%)")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
-
-
-def check_baseline(baseline: dict, meta: dict, rows: list[PolicyRow], max_regression: float) -> list[str]:
-    """Regressions against a previous report.json: one message per offending policy."""
-    if baseline.get("meta", {}).get("model_sha256") != meta["model_sha256"]:
-        raise TinyexitError(
-            f"the baseline was made for another model ({baseline.get('meta', {}).get('model', '?')}); "
-            "compare against a report.json of the same model"
-        )
-    old = {r["policy"]: r for r in baseline.get("policies", [])}
-    problems = []
-    for r in rows:
-        before = old.get(r.policy)
-        if before is None:
-            continue
-        growth = r.mean_instructions / before["mean_instructions"] - 1.0 if before["mean_instructions"] else 0.0
-        if growth > max_regression:
-            problems.append(
-                f"policy '{r.policy}': mean instructions grew {100 * growth:.2f}% "
-                f"({before['mean_instructions']:,.0f} -> {r.mean_instructions:,.0f}), limit {100 * max_regression:.2f}%"
-            )
-        if r.accuracy is not None and before.get("accuracy") is not None and r.accuracy < before["accuracy"]:
-            problems.append(
-                f"policy '{r.policy}': accuracy fell from {100 * before['accuracy']:.2f}% to {100 * r.accuracy:.2f}%"
-            )
-    return problems
-
-
 def split_policies(text: str) -> list[str]:
     """'none; confidence:0.9' -> ['none', 'confidence:0.9'], refusing empty or repeated entries."""
     items = [p.strip() for p in text.split(";")]
@@ -242,35 +145,6 @@ def split_policies(text: str) -> list[str]:
     return items
 
 
-SPLITS = ("auto", "train", "test")
-
-
-def load_dataset(path, metric: str | None, split: str = "auto") -> tuple[np.ndarray, np.ndarray | None]:
-    """x and (optional) y from a .npz; `metric='accuracy'` requires labels.
-
-    split: "train" reads x/y, "test" reads x_test/y_test (as `tinyexit data`
-    writes them), "auto" the test split when the file has one.
-    """
-    if split not in SPLITS:
-        raise TinyexitError(f"--split '{split}' is not one of {', '.join(SPLITS)}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if split == "auto":
-                split = "test" if "x_test" in data.files else "train"
-            xk, yk = ("x_test", "y_test") if split == "test" else ("x", "y")
-            if xk not in data.files:
-                raise TinyexitError(f"{path}: no array named '{xk}'; save the data as np.savez(path, x=..., y=...)")
-            x = data[xk]
-            y = data[yk] if yk in data.files else None
-    except (OSError, ValueError) as exc:
-        raise TinyexitError(f"{path}: cannot read a .npz dataset ({exc}); save it with numpy.savez(path, x=..., y=...)") from None
-    if metric == "accuracy" and y is None:
-        raise TinyexitError(f"{path}: accuracy needs labels but the data has no 'y' array; add y or use --metric agreement")
-    if y is not None and len(y) != len(x):
-        raise TinyexitError(f"{path}: {len(x)} samples in x but {len(y)} labels in y; they must match")
-    return x, None if y is None else np.asarray(y).astype(np.int64).reshape(-1)
-
-
 @dataclass(frozen=True)
 class Comparison:
     meta: dict
@@ -279,38 +153,26 @@ class Comparison:
 
 
 def run_comparison(
-    model_path,
-    data_path,
+    model_path: str | Path,
+    x: np.ndarray,
+    y: np.ndarray | None,
     board: str,
     policies: list[str],
     qemu_samples: int = 16,
     verify_qemu: int = 0,
-    metric: str | None = None,
     work_dir=None,
     progress=None,
     optimize: str = "speed",
-    split: str = "auto",
-    samples: int | None = None,
+    data_name: str = "arrays",
+    split: str | None = None,
 ) -> Comparison:
-    """Every policy on the whole dataset (host) and on the first samples (QEMU)."""
-    import hashlib
-    import tempfile
-    from pathlib import Path
+    """Every policy on all of x (host) and on its first samples (QEMU).
 
-    from codegen.emitter import generate
-    from codegen.pipeline import Options
-
-    from .host import run_host
-    from .qemu import run_library
-
-    x, y = load_dataset(data_path, metric, split)
-    if samples is not None:
-        if samples < 1:
-            raise TinyexitError(f"--samples {samples} must be at least 1")
-        x, y = x[:samples], None if y is None else y[:samples]
-    if metric == "agreement":
-        y = None
+    y: labels, or None to measure agreement with the final exit only.
+    """
     model_path = Path(model_path)
+    if len(x) == 0:
+        raise TinyexitError(f"{data_name}: no samples to compare on")
     simulated = max(qemu_samples, verify_qemu)
     if simulated < 1:
         raise TinyexitError("--qemu-samples must be at least 1: per-stage costs come from simulated samples")
@@ -352,7 +214,7 @@ def run_comparison(
     meta = {
         "model": model_path.name,
         "model_sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
-        "data": Path(data_path).name,
+        "data": data_name,
         "split": split,
         "samples": int(len(x)),
         "labels": y is not None,

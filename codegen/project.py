@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codegen import __version__
-from codegen.emitter import template_env
-from codegen.errors import TinyexitError
-
+from . import __version__
 from .boards import Board, load_board
-from .harness import load_manifest
+from .emitter import template_env
+from .errors import TinyexitError
+from .manifest import load_manifest
 
 PROJECT_FILES = {
     "CMakeLists.txt": "firmware/project/CMakeLists.txt.j2",
@@ -30,18 +29,16 @@ PROJECT_FILES = {
 }
 
 
-def render_project_files(lib_dir: str | Path, board: str | Board) -> dict[str, str]:
-    """File name -> text, for the library in lib_dir and `board`."""
-    lib_dir = Path(lib_dir)
+def render_project_files(manifest: dict, folder: str, board: str | Board) -> dict[str, str]:
+    """File name -> text, for the library described by `manifest`, in a folder named `folder`."""
     board = load_board(board)
-    manifest = load_manifest(lib_dir)
     prefix = manifest["prefix"]
     ctx = dict(
         version=__version__,
         board=board,
         prefix=prefix,
         PREFIX=prefix.upper(),
-        folder=lib_dir.name,
+        folder=folder,
         sources=manifest["sources"],
         arena_bytes=manifest["arena_bytes"],
         weight_bytes=manifest.get("weight_bytes"),
@@ -56,7 +53,7 @@ def write_project_files(lib_dir: str | Path, board: str | Board) -> list[Path]:
     if not lib_dir.is_dir():
         raise TinyexitError(f"{lib_dir} is not a folder; generate the library first")
     written = []
-    for name, text in render_project_files(lib_dir, board).items():
+    for name, text in render_project_files(load_manifest(lib_dir), lib_dir.resolve().name, board).items():
         path = lib_dir / name
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text)

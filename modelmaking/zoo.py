@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import TinyexitError
+from ..codegen.errors import TinyexitError
 
 
 # Keras' default 0.99 leaves the moving statistics far behind on the small

@@ -6,7 +6,7 @@ Candidates come from a fixed grid that depends only on the exits' scales and
 class counts, ordered from the strictest (almost never stops early) to the
 loosest. Each candidate is judged by the decisions the device will make: it is
 lowered to the same integer constants as `tinyexit generate` would emit and
-run through the integer model of the C (codegen.policy_reference).
+run through the integer model of the C (policies/reference.py).
 
 Per-sample loss (bounded by B = 1):
   with labels, the performance gap 1[label at the exit taken is wrong and the
@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import TinyexitError
-from .passes.lower_policy import lower_exit, lower_policy
-from .policy import ExitLogits, as_int8_batch, format_threshold, parse_policy
-from .policy_reference import integer_stats, integer_stops, run_integer
+from ..errors import TinyexitError
+from .lowering import lower_exit, lower_policy
+from .reference import integer_stats, integer_stops, run_integer
+from .spec import ExitLogits, as_int8_batch, format_threshold, parse_policy
 
 KINDS = ("confidence", "margin", "entropy")
 METHODS = ("empirical", "crc", "ltt")

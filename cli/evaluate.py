@@ -1,0 +1,111 @@
+"""`tinyexit calibrate` and `tinyexit compare`: exit policies by accuracy and cost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import Progress
+
+from ..codegen.errors import TinyexitError
+from ..codegen.options import check_optimize
+from ..codegen.output import write_folder
+from ..evaluation.calibration import calibrate_model
+from ..evaluation.compare import run_comparison, split_policies
+from ..evaluation.data import check_metric, load_evaluation_data
+from ..evaluation.plot import plot_png
+from ..evaluation.report import check_baseline, report_csv, report_json, report_markdown
+from .common import OptimizeOpt, console
+
+
+def calibrate(
+    model: Path = typer.Argument(..., help="int8 .tflite early-exit model"),
+    data: Path = typer.Option(..., "--data", help=".npz with x (and y labels)"),
+    policy: str = typer.Option(..., "--policy", help="confidence, margin or entropy"),
+    max_drop: float = typer.Option(..., "--max-drop", help="Largest accuracy loss against the final exit, e.g. 0.01"),
+    method: str = typer.Option("ltt", "--method", help="empirical, crc (conformal risk control) or ltt (Learn-then-Test)"),
+    delta: float = typer.Option(0.1, "--delta", help="ltt: the guarantee holds with probability 1 - delta"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the calibration / held-out split"),
+    metric: Optional[str] = typer.Option(None, "--metric", help="accuracy (needs labels) or agreement with the final exit"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
+    split: str = typer.Option("auto", "--split", help="train (x, y), test (x_test, y_test) or auto (test if present)"),
+) -> None:
+    """Pick a threshold whose accuracy loss stays within --max-drop; print the policy string."""
+    x, y = load_evaluation_data(data, metric, split)
+    found = calibrate_model(model, x, y, policy, max_drop, method=method, delta=delta, seed=seed)
+    if as_json:
+        print(json.dumps(found.to_dict(), indent=2))
+    else:
+        term = console()
+        for line in found.lines():
+            term.print(line)
+
+
+def compare(
+    model: Path = typer.Argument(..., help="int8 .tflite early-exit model"),
+    data: Path = typer.Option(..., "--data", help=".npz with x (and y labels), samples in stream order"),
+    board: str = typer.Option(..., "--board", help="Board whose core QEMU simulates"),
+    policies: str = typer.Option(..., "--policies", help='Policies separated by ";", e.g. "none; confidence:0.9"'),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder for report.md/.csv/.json and plot.png"),
+    qemu_samples: int = typer.Option(16, "--qemu-samples", help="Samples simulated per policy for per-stage costs"),
+    verify_qemu: int = typer.Option(0, "--verify-qemu", help="Check that N samples take the same exits in QEMU"),
+    metric: Optional[str] = typer.Option(None, "--metric", help="accuracy (needs labels) or agreement"),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="A previous report.json to gate against"),
+    max_regression: str = typer.Option("2%", "--max-regression", help="Allowed growth of mean instructions"),
+    split: str = typer.Option("auto", "--split", help="train (x, y), test (x_test, y_test) or auto (test if present)"),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Use only the first N samples of the data"),
+    optimize: str = OptimizeOpt,
+) -> None:
+    """Accuracy and cost of each exit policy: tables, a plot, and a CI gate."""
+    check_metric(metric)
+    check_optimize(optimize)
+    names = split_policies(policies)
+    limit = parse_percent(max_regression)
+    old = load_baseline(baseline) if baseline else None
+    x, y = load_evaluation_data(data, metric, split, samples)
+    term = console()
+    with Progress(console=term, transient=True) as bar:
+        task = bar.add_task("policies", total=len(names))
+
+        def step(policy, done, total):
+            bar.update(task, completed=done, description=f"policy {policy}")
+
+        result = run_comparison(model, x, y, board, names, qemu_samples, verify_qemu, progress=step,
+                                optimize=optimize, data_name=data.name, split=split)
+    report = report_markdown(result.meta, result.rows)
+    write_folder(out, {
+        "report.md": report,
+        "report.csv": report_csv(result.rows),
+        "report.json": report_json(result.meta, result.rows),
+        "plot.png": plot_png(result.rows, f"{result.meta['model']} on {board}"),
+    })  # fmt: skip
+    print(report)
+    term.print(f"wrote {out}/report.md, report.csv, report.json, plot.png")
+    if result.problems:
+        raise TinyexitError("--verify-qemu: " + "; ".join(result.problems))
+    if old is not None:
+        regressions = check_baseline(old, result.meta, result.rows, limit)
+        if regressions:
+            raise TinyexitError(f"regression against {baseline}: " + "; ".join(regressions))
+
+
+def parse_percent(text: str) -> float:
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise TinyexitError(f"--max-regression '{text}' is not a number or a percentage like 2%") from None
+    if value < 0:
+        raise TinyexitError(f"--max-regression '{text}' is negative")
+    return value
+
+
+def load_baseline(path: Path) -> dict:
+    try:
+        baseline = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise TinyexitError(f"{path}: cannot read the baseline report.json ({exc})") from None
+    if not isinstance(baseline, dict) or "meta" not in baseline or "policies" not in baseline:
+        raise TinyexitError(f"{path}: not a tinyexit report.json (no meta/policies); pass a report.json from compare")
+    return baseline

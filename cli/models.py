@@ -1,0 +1,63 @@
+"""`tinyexit data`, `augment` and `zoo`: offline data sets and early-exit models (TensorFlow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..modelmaking.augment import augment as augment_model
+from ..modelmaking.augment import train_zoo
+from ..modelmaking.datasets import load_npz, make_dataset
+from .common import console
+
+
+def data(
+    name: str = typer.Argument(..., help="fashion-mnist, keywords, keywords-stream, ecg, ecg-stream or ecg-record"),
+    out: Path = typer.Option(..., "-o", "--out", help="Output .npz (arrays x and y)"),
+    n: Optional[int] = typer.Option(None, "--n", help="Number of samples (default: the data set's own)"),
+    seed: int = typer.Option(0, "--seed", help="Random seed"),
+    record: Optional[Path] = typer.Option(None, "--record", help="ecg-record: scipy's ecg.dat or a scipy 1.14 wheel"),
+) -> None:
+    """Make an offline data set (no downloads): images, keyword MFCCs, ECG windows, and streams."""
+    path = make_dataset(name, out, n=n, seed=seed, record=record)
+    arrays = load_npz(path)
+    shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in arrays.items())
+    console().print(f"wrote {path}: {shapes}")
+
+
+def augment(
+    backbone: Path = typer.Argument(..., help="Trained Keras model: .keras, .h5 or SavedModel folder"),
+    exit_after: str = typer.Option(..., "--exit-after", help="Layer name(s) to attach exits after, comma separated"),
+    data_path: Path = typer.Option(..., "--data", help=".npz with x and y"),
+    out: Path = typer.Option(..., "-o", "--out", help="Output int8 .tflite"),
+    head: str = typer.Option("trecx", "--head", help="Exit head: trecx, slice or gap"),
+    train: str = typer.Option("joint", "--train", help="joint (all weights) or heads (backbone frozen)"),
+    epochs: int = typer.Option(10, "--epochs"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    exit_weight: float = typer.Option(0.5, "--exit-weight", help="Loss weight of each exit (final: 1)"),
+    learning_rate: float = typer.Option(2e-3, "--lr"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Attach T-RecX exit heads to a Keras backbone, train, convert to int8, report accuracy per exit."""
+    layers = [name.strip() for name in exit_after.split(",") if name.strip()]
+    report = augment_model(
+        backbone, layers, data_path, out, head=head, train=train, epochs=epochs, batch_size=batch_size,
+        exit_weight=exit_weight, learning_rate=learning_rate, seed=seed,
+    )
+    print(report.table())
+
+
+def zoo(
+    name: str = typer.Argument(..., help="resnet8, dscnn or mobilenet (MLPerf Tiny backbones with T-RecX exits)"),
+    data_path: Path = typer.Option(..., "--data", help=".npz with x and y"),
+    out: Path = typer.Option(..., "-o", "--out", help="Output int8 .tflite"),
+    epochs: int = typer.Option(20, "--epochs"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    early_view: bool = typer.Option(False, "--early-view", help="T-RecX early-view assistance"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train a model-zoo early-exit network on your data and convert it to int8."""
+    report = train_zoo(name, data_path, out, epochs=epochs, batch_size=batch_size, early_view=early_view, seed=seed)
+    print(report.table())

@@ -1,0 +1,85 @@
+"""compare's reports: report.md, report.csv, report.json, and the --baseline gate."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+
+from ..codegen.errors import TinyexitError
+from .compare import PolicyRow
+
+CSV_COLUMNS = [
+    "policy", "samples", "accuracy", "agreement", "exit_shares", "mean_instructions", "p50_instructions",
+    "p95_instructions", "mean_cycles_est", "p50_cycles_est", "p95_cycles_est", "saving_vs_none", "pareto",
+]
+
+
+def report_json(meta: dict, rows: list[PolicyRow]) -> str:
+    return json.dumps({"meta": meta, "policies": [asdict(r) for r in rows]}, indent=2, sort_keys=True) + "\n"
+
+
+def report_csv(rows: list[PolicyRow]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        d = asdict(r)
+        d["exit_shares"] = " ".join(f"{s:.4f}" for s in r.exit_shares)
+        writer.writerow(["" if d[c] is None else d[c] for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def report_markdown(meta: dict, rows: list[PolicyRow]) -> str:
+    lines = [
+        f"# Exit policies for {meta['model']} on {meta['board']}",
+        "",
+        f"{meta['samples']} samples from {meta['data']}; accuracy and exits from the bit-exact host build, "
+        f"per-stage costs from QEMU over {meta['simulated_samples']} simulated samples per policy. "
+        "`instructions` are exact guest instruction counts; `cycles_est` is an estimate from a static "
+        "Cortex-M timing model (flash wait states and caches are not modelled).",
+        "",
+        "| policy | accuracy | agreement with final | exits taken | mean instr | p50 | p95 | mean cycles_est | "
+        "saving vs none | Pareto |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for r in rows:
+        shares = " / ".join(f"{100 * s:.0f}%" for s in r.exit_shares)
+        lines.append(
+            f"| `{r.policy}` | {_pct(r.accuracy)} | {_pct(r.agreement)} | {shares} | {r.mean_instructions:,.0f} | "
+            f"{r.p50_instructions:,.0f} | {r.p95_instructions:,.0f} | {r.mean_cycles_est:,.0f} | "
+            f"{_pct(r.saving_vs_none)} | {'*' if r.pareto else ''} |"
+        )
+    lines += ["", "Exit shares are listed in stage order: " + ", ".join(meta["exits"]) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def check_baseline(baseline: dict, meta: dict, rows: list[PolicyRow], max_regression: float) -> list[str]:
+    """Regressions against a previous report.json: one message per offending policy."""
+    if baseline.get("meta", {}).get("model_sha256") != meta["model_sha256"]:
+        raise TinyexitError(
+            f"the baseline was made for another model ({baseline.get('meta', {}).get('model', '?')}); "
+            "compare against a report.json of the same model"
+        )
+    old = {r["policy"]: r for r in baseline.get("policies", [])}
+    problems = []
+    for r in rows:
+        before = old.get(r.policy)
+        if before is None:
+            continue
+        growth = r.mean_instructions / before["mean_instructions"] - 1.0 if before["mean_instructions"] else 0.0
+        if growth > max_regression:
+            problems.append(
+                f"policy '{r.policy}': mean instructions grew {100 * growth:.2f}% "
+                f"({before['mean_instructions']:,.0f} -> {r.mean_instructions:,.0f}), limit {100 * max_regression:.2f}%"
+            )
+        if r.accuracy is not None and before.get("accuracy") is not None and r.accuracy < before["accuracy"]:
+            problems.append(
+                f"policy '{r.policy}': accuracy fell from {100 * before['accuracy']:.2f}% to {100 * r.accuracy:.2f}%"
+            )
+    return problems

@@ -1,0 +1,5 @@
+"""`python -m tinyexit`: the same as the `tinyexit` command."""
+
+from .cli.main import main
+
+main()
