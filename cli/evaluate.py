@@ -31,10 +31,15 @@ def calibrate(
     metric: Optional[str] = typer.Option(None, "--metric", help="accuracy (needs labels) or agreement with the final exit"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
     split: str = typer.Option("auto", "--split", help="train (x, y), test (x_test, y_test) or auto (test if present)"),
+    per_exit: bool = typer.Option(False, "--per-exit",
+                                  help="One threshold per non-final exit (a comma list), the fewest expected MACs"),
+    correction: str = typer.Option("fixed-sequence", "--correction",
+                                   help="--per-exit with ltt: fixed-sequence (Pareto testing) or bonferroni"),
 ) -> None:
     """Pick a threshold whose accuracy loss stays within --max-drop; print the policy string."""
     x, y = load_evaluation_data(data, metric, split)
-    found = calibrate_model(model, x, y, policy, max_drop, method=method, delta=delta, seed=seed)
+    found = calibrate_model(model, x, y, policy, max_drop, method=method, delta=delta, seed=seed,
+                            per_exit=per_exit, correction=correction)
     if as_json:
         print(json.dumps(found.to_dict(), indent=2))
     else:

@@ -11,7 +11,7 @@ import numpy as np
 from ..codegen.options import Options
 from ..codegen.passes.lower_policy import exit_logits_of
 from ..codegen.pipeline import generate
-from ..codegen.policies.calibrate import CalibrationResult, calibrate
+from ..codegen.policies.calibrate import CalibrationResult, calibrate, calibrate_per_exit
 from ..firmware_sim.host import run_host
 
 
@@ -24,15 +24,26 @@ def calibrate_model(
     method: str = "ltt",
     delta: float = 0.1,
     seed: int = 0,
+    per_exit: bool = False,
+    correction: str = "fixed-sequence",
 ) -> CalibrationResult:
     """The loosest `policy` threshold whose loss against the final exit stays within max_drop.
 
     y: labels (accuracy), or None to bound disagreement with the final exit.
+    per_exit: one threshold per non-final exit, the configuration with the
+    fewest expected MACs (cumulative stage MACs) under the same guarantee.
     """
     with tempfile.TemporaryDirectory(prefix="tinyexit-lib-") as tmp:
         lib = generate(model, Path(tmp) / "lib", options=Options(policy="none"))
         result = run_host(lib.out_dir, x)
     exits = exit_logits_of(lib.graph)
+    if per_exit:
+        macs = np.cumsum([stage.macs for stage in lib.graph.stages]).astype(np.float64)
+        return calibrate_per_exit(
+            [result.logits[e.name] for e in exits], [e.scale for e in exits], [e.zero_point for e in exits], y,
+            policy, max_drop, method=method, delta=delta, seed=seed, exit_names=[e.name for e in exits],
+            costs=list(macs), correction=correction,
+        )
     return calibrate(
         [result.logits[e.name] for e in exits],
         [e.scale for e in exits],

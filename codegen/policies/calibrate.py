@@ -67,6 +67,9 @@ class CalibrationResult:
     accuracy_loss: float  # held-out: final accuracy minus policy accuracy (or disagreement rate)
     candidates_tested: int
     heldout: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+    thresholds: list[float] | None = None  # per-exit calibration: one per non-final exit (None: policy "none")
+    correction: str | None = None  # per-exit ltt: "fixed-sequence" or "bonferroni"
+    configurations: int = 0  # per-exit: how many threshold combinations were judged
 
     def to_dict(self) -> dict:
         return {
@@ -87,6 +90,8 @@ class CalibrationResult:
             "final_accuracy": self.final_accuracy,
             "accuracy_loss": self.accuracy_loss,
             "candidates_tested": self.candidates_tested,
+            **({"thresholds": self.thresholds, "correction": self.correction,
+                "configurations": self.configurations} if self.configurations else {}),
         }
 
     def lines(self) -> list[str]:
@@ -334,3 +339,251 @@ def calibrate(
         candidates_tested=min(len(thresholds), kept + 1),
         heldout=held,
     )
+
+
+# ---------------------------------------------------------------------------
+# per-exit thresholds
+#
+# Each non-final exit gets its own threshold from a small fixed grid (it
+# depends only on the exit's scale and class count); a configuration is one
+# grid value per exit, and every configuration is judged by the device's
+# integer decisions, as above. Among the configurations whose loss passes the
+# method's test, the one with the lowest expected cost is chosen; the cost of
+# a sample is costs[k] for the exit k it takes (instructions or MACs to reach
+# and decide exit k; default k + 1 stages).
+#
+# Guarantees when one configuration of many is chosen:
+#   ltt, correction "fixed-sequence" (Pareto testing, Laufer-Goldshtein et
+#       al. 2023): the calibration half is split again into an ordering part
+#       and a testing part. The configurations on the ordering part's Pareto
+#       front of (risk, cost) are ordered from the lowest risk to the highest;
+#       along that order, which does not depend on the testing part, a
+#       fixed-sequence test (p-value <= delta, stop at the first failure) on
+#       the testing part keeps a prefix; the cheapest kept one is chosen.
+#       Risk <= eps with probability >= 1 - delta.
+#   ltt, correction "bonferroni": every configuration is tested on the whole
+#       calibration half at level delta / (number of configurations); the
+#       cheapest passing one is chosen. The same guarantee; stronger with few
+#       configurations (one early exit), weaker with many.
+#   empirical, crc: the cheapest configuration whose calibration risk passes
+#       the rule (crc: ((n + 1) eps - 1) / n). Choosing among many
+#       configurations, crc's expected-risk bound holds only approximately.
+
+CORRECTIONS = ("fixed-sequence", "bonferroni")
+
+_GRIDS = {
+    "confidence": (1.0, 0.9999, 0.999, 0.995, 0.99, 0.98, 0.97, 0.95, 0.93, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5,
+                   0.4, 0.3),
+    "margin": (16.0, 12.0, 10.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.0),
+    "entropy": (0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9, 1.2, 1.6, 2.0),
+}
+
+
+def exit_grid(kind: str, exit_: ExitLogits, size: int | None = None) -> list[float]:
+    """One exit's thresholds, strictest (never or almost never stops) first; at most `size` of them."""
+    if kind == "confidence":
+        grid = list(_GRIDS[kind])
+    elif kind == "margin":
+        top = float(f"{exit_.scale * 256:.6g}")  # beyond every int8 gap: never stops
+        grid = [top] + [g for g in _GRIDS[kind] if g < top]
+    else:
+        top = math.log(exit_.num_classes)
+        grid = [g for g in _GRIDS[kind] if g < top] + [float(f"{top:.6g}")]
+    if size is not None and len(grid) > size:
+        keep = np.unique(np.round(np.linspace(0, len(grid) - 1, max(2, size))).astype(int))
+        grid = [grid[i] for i in keep]
+    return grid
+
+
+def grid_size_for(exits: int, max_configurations: int = 6000, largest: int = 18) -> int:
+    """Values per exit so that the grid's product stays within max_configurations."""
+    if exits <= 0:
+        return largest
+    return max(2, min(largest, int(math.floor(max_configurations ** (1.0 / exits) + 1e-9))))
+
+
+def exit_stops(kind: str, exits: list[ExitLogits], batches: list[np.ndarray], grids: list[list[float]]):
+    """Per non-final exit, per grid value: the device's stop decision for every sample (bool (n,))."""
+    out = []
+    for k, grid in enumerate(grids):
+        stats = integer_stats(lower_exit(k, exits[k], kind, grid[0]), batches[k])
+        out.append([integer_stops(lower_exit(k, exits[k], kind, t), stats) for t in grid])
+    return out
+
+
+def configurations(stops: list[list[np.ndarray]], n: int):
+    """Yield (grid index per exit, exit taken per sample) for every configuration, in grid-product order."""
+    last = len(stops)
+
+    def walk(k, prefix, taken, undecided):
+        if k == last:
+            yield tuple(prefix), taken
+            return
+        for j, stop in enumerate(stops[k]):
+            here = stop & undecided
+            t = taken.copy()
+            t[here] = k
+            yield from walk(k + 1, prefix + [j], t, undecided & ~here)
+
+    yield from walk(0, [], np.full(n, last, dtype=np.int64), np.ones(n, dtype=bool))
+
+
+def pareto_path(risk: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Indices of the (risk, cost) Pareto front, from the lowest risk (highest cost) to the lowest cost."""
+    order = np.lexsort((risk, cost))  # by cost, then risk
+    path, best = [], math.inf
+    for i in order:
+        if risk[i] < best:
+            path.append(i)
+            best = risk[i]
+    return np.array(path[::-1], dtype=np.int64)
+
+
+def passes(losses: np.ndarray, n: int, eps: float, method: str, level: float) -> np.ndarray:
+    """Which loss counts (out of n) pass the method's test on their own (ltt: p-value <= level)."""
+    losses = np.asarray(losses)
+    if method == "empirical":
+        return losses / n <= eps
+    if method == "crc":
+        return losses / n <= ((n + 1) * eps - 1.0) / n
+    cdf = binomial_cdf(n, eps)
+    return np.array([hb_p_value(int(l), n, eps, cdf) <= level for l in losses], dtype=bool)
+
+
+def choose_configuration(test_losses: np.ndarray, n_test: int, order_risk: np.ndarray, order_cost: np.ndarray,
+                         max_drop: float, method: str, delta: float, correction: str = "fixed-sequence"):
+    """Index of the chosen configuration (None: none passes) and how many were tested.
+
+    test_losses: loss counts on the testing samples (n_test of them); order_risk
+    and order_cost: each configuration's risk and expected cost on the samples
+    that order them (for ltt with fixed-sequence, samples disjoint from the
+    testing ones; otherwise the same ones). See the comment above.
+    """
+    m = len(test_losses)
+    if method == "ltt" and correction == "fixed-sequence":
+        path = pareto_path(order_risk, order_cost)
+        kept = admissible_prefix(test_losses[path], n_test, max_drop, "ltt", delta)
+        return (int(path[kept - 1]) if kept else None), min(len(path), kept + 1)
+    ok = passes(test_losses, n_test, max_drop, method, delta / m if method == "ltt" else delta)
+    if not ok.any():
+        return None, m
+    candidates = np.nonzero(ok)[0]
+    return int(candidates[np.lexsort((order_risk[candidates], order_cost[candidates]))[0]]), m
+
+
+def threshold_policy(kind: str, thresholds) -> str:
+    return "none" if thresholds is None else f"{kind}:" + ",".join(format_threshold(t) for t in thresholds)
+
+
+def per_sample_losses(batches: list[np.ndarray], labels: np.ndarray | None) -> np.ndarray:
+    """(exits, n) bool: the loss of stopping at each exit (performance gap with labels, else disagreement)."""
+    predictions = np.stack([np.argmax(b, axis=1) for b in batches])
+    final = predictions[-1]
+    if labels is not None:
+        return (predictions != labels) & (final == labels)
+    return predictions != final
+
+
+def calibrate_per_exit(
+    exit_logits: list[np.ndarray],
+    scales: list[float],
+    zero_points: list[int],
+    labels: np.ndarray | None,
+    policy_kind: str,
+    max_drop: float,
+    method: str = "ltt",
+    delta: float = 0.1,
+    seed: int = 0,
+    exit_names: list[str] | None = None,
+    costs: list[float] | None = None,
+    correction: str = "fixed-sequence",
+    max_configurations: int = 6000,
+) -> CalibrationResult:
+    """Per-exit thresholds under the same guarantee as `calibrate`, the cheapest by `costs`.
+
+    costs: per exit in stage order, what reaching and deciding it costs (e.g.
+    cumulative instructions); default 1, 2, ... stages. The answer is a comma
+    list policy (`confidence:0.99,0.9`) or `none`; the held-out half reports as
+    `calibrate` does.
+    """
+    exits, batches, labels = _check_inputs(exit_logits, scales, zero_points, labels, policy_kind, max_drop,
+                                           method, delta, exit_names)
+    if correction not in CORRECTIONS:
+        raise TinyexitError(f"calibrate: --correction '{correction}' is unknown; use one of {', '.join(CORRECTIONS)}")
+    count = len(exits)
+    cost = np.arange(1, count + 1, dtype=np.float64) if costs is None else np.asarray(costs, np.float64)
+    if cost.shape != (count,):
+        raise TinyexitError(f"calibrate: {len(cost)} exit costs for {count} exits; give one per exit")
+    names = [e.name for e in exits]
+    n = len(batches[0])
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    n_cal = (n + 1) // 2
+    cal, held = np.sort(order[:n_cal]), np.sort(order[n_cal:])
+    split = method == "ltt" and correction == "fixed-sequence"
+    if split:  # ordering part / testing part of the calibration half
+        inner = rng.permutation(n_cal)
+        part_a, part_b = np.sort(inner[: n_cal // 2]), np.sort(inner[n_cal // 2:])
+    else:
+        part_a = part_b = np.arange(n_cal)
+
+    size = grid_size_for(count - 1, max_configurations)
+    grids = [exit_grid(policy_kind, exits[k], size) for k in range(count - 1)]
+    cal_batches = [b[cal] for b in batches]
+    loss = per_sample_losses(cal_batches, None if labels is None else labels[cal])
+    columns = np.arange(n_cal)
+    keys, test_losses, order_risk, order_cost, counts = [], [], [], [], []
+    for key, taken in configurations(exit_stops(policy_kind, exits, cal_batches, grids), n_cal):
+        lost = loss[taken, columns]
+        keys.append(key)
+        test_losses.append(int(lost[part_b].sum()))
+        order_risk.append(float(lost[part_a].mean()))
+        order_cost.append(float(cost[taken[part_a]].mean()))
+        counts.append(np.bincount(taken, minlength=count))
+    chosen, tested = choose_configuration(np.array(test_losses), len(part_b), np.array(order_risk),
+                                          np.array(order_cost), max_drop, method, delta, correction)
+    if chosen is None:
+        thresholds, risk = None, 0.0
+        cal_counts = np.bincount([count - 1], minlength=count) * n_cal
+    else:
+        thresholds = [grids[k][j] for k, j in enumerate(keys[chosen])]
+        risk = test_losses[chosen] / len(part_b)
+        cal_counts = counts[chosen]
+    text = threshold_policy(policy_kind, thresholds)
+
+    policy = lower_policy(parse_policy(text, names), exits)
+    run = run_integer(policy, [b[held] for b in batches])
+    final_held = np.argmax(batches[-1][held], axis=1)
+    if labels is not None:
+        accuracy = float(np.mean(run.labels == labels[held]))
+        final_accuracy = float(np.mean(final_held == labels[held]))
+        acc_loss = final_accuracy - accuracy
+        heldout_risk = float(np.mean((run.labels != labels[held]) & (final_held == labels[held])))
+    else:
+        accuracy = final_accuracy = None
+        acc_loss = heldout_risk = float(np.mean(run.labels != final_held))
+    result = CalibrationResult(
+        policy=text,
+        threshold=None if thresholds is None else thresholds[0],
+        kind=policy_kind,
+        method=method,
+        max_drop=max_drop,
+        delta=delta,
+        loss="performance gap" if labels is not None else "disagreement with the final exit",
+        n_calibration=len(part_b),
+        n_heldout=len(held),
+        calibration_risk=risk,
+        heldout_risk=heldout_risk,
+        exit_names=names,
+        exit_rates=(np.bincount(run.exit_taken, minlength=count) / max(1, len(held))).tolist(),
+        calibration_exit_rates=(cal_counts / n_cal).tolist(),
+        accuracy=accuracy,
+        final_accuracy=final_accuracy,
+        accuracy_loss=acc_loss,
+        candidates_tested=tested,
+        heldout=held,
+        thresholds=thresholds,
+        correction=correction if method == "ltt" else None,
+        configurations=len(keys),
+    )
+    return result

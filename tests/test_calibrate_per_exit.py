@@ -1,0 +1,112 @@
+"""Per-exit thresholds: a search over per-exit grids under the same guarantee."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import fixture_path
+from oracle import random_inputs
+from test_calibrate import SCALES, ZERO_POINTS, synthetic
+
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.policies.calibrate import (
+    calibrate_per_exit,
+    choose_configuration,
+    configurations,
+    exit_grid,
+    pareto_path,
+)
+from tinyexit.codegen.policies.lowering import lower_policy
+from tinyexit.codegen.policies.reference import run_integer
+from tinyexit.codegen.policies.spec import ExitLogits, parse_policy
+
+NAMES = ["exit0", "exit1", "final"]
+EXITS = [ExitLogits(n, 10, s, z) for n, s, z in zip(NAMES, SCALES, ZERO_POINTS)]
+
+
+@pytest.mark.parametrize("correction", ["fixed-sequence", "bonferroni"])
+def test_per_exit_ltt_meets_its_guarantee_in_at_least_1_minus_delta_of_draws(correction):
+    """Calibrate on 20 independent draws of 2000 samples; the chosen policy's true
+    performance gap (on 60000 fresh samples) exceeds eps in at most delta * 20 = 2."""
+    big, big_labels = synthetic(60000, seed=99)
+    final_right = np.argmax(big[-1], axis=1) == big_labels
+    eps, delta, over, early = 0.04, 0.1, 0, 0
+    for trial in range(20):
+        logits, labels = synthetic(2000, seed=300 + trial)
+        r = calibrate_per_exit(logits, SCALES, ZERO_POINTS, labels, "confidence", eps, method="ltt", delta=delta,
+                               seed=trial, correction=correction)
+        taken = run_integer(lower_policy(parse_policy(r.policy, NAMES), EXITS), big)
+        over += float(np.mean((taken.labels != big_labels) & final_right)) > eps
+        early += r.policy != "none" and r.exit_rates[-1] < 0.9
+    assert over <= 2
+    assert early >= 15, "the calibrated policies should mostly stop early"
+
+
+def test_per_exit_answer_is_a_comma_list_that_parses_and_held_out_figures_hold():
+    logits, labels = synthetic(6000, seed=1)
+    r = calibrate_per_exit(logits, SCALES, ZERO_POINTS, labels, "margin", 0.03, seed=0)
+    assert r.policy.startswith("margin:") and r.policy.count(",") == 1
+    assert parse_policy(r.policy, NAMES).text == r.policy
+    assert len(r.thresholds) == 2 and r.configurations == len(exit_grid("margin", EXITS[0])) * len(
+        exit_grid("margin", EXITS[1]))
+    assert r.accuracy_loss <= 0.03 and r.exit_rates[0] > 0.1
+    d = r.to_dict()
+    assert d["thresholds"] == r.thresholds and d["correction"] == "fixed-sequence"
+
+
+def test_the_cheapest_passing_configuration_is_chosen_by_the_costs():
+    """With a very expensive exit 1 the choice leans on exit 0; with a free one, it may use exit 1 more."""
+    logits, labels = synthetic(6000, seed=2)
+    lean = calibrate_per_exit(logits, SCALES, ZERO_POINTS, labels, "confidence", 0.05, method="empirical",
+                              costs=[1.0, 1.9, 2.0])
+    cheap = calibrate_per_exit(logits, SCALES, ZERO_POINTS, labels, "confidence", 0.05, method="empirical",
+                               costs=[1.0, 1.0, 2.0])
+    assert cheap.calibration_exit_rates[-1] <= lean.calibration_exit_rates[-1] + 1e-12
+    assert lean.calibration_risk <= 0.05 and cheap.calibration_risk <= 0.05
+
+
+def test_configurations_take_the_first_exit_that_stops():
+    stops = [[np.array([True, False, False]), np.array([False, False, False])],
+             [np.array([True, True, False])]]
+    got = {key: taken.tolist() for key, taken in configurations(stops, 3)}
+    assert got == {(0, 0): [0, 1, 2], (1, 0): [1, 1, 2]}
+
+
+def test_pareto_path_and_fixed_sequence():
+    risk = np.array([0.0, 0.01, 0.02, 0.05, 0.01])
+    cost = np.array([10.0, 8.0, 5.0, 2.0, 9.0])
+    assert pareto_path(risk, cost).tolist() == [0, 1, 2, 3]
+    losses = np.array([0, 2, 5, 60])  # on 1000 testing samples, eps 0.05: the 4th fails
+    chosen, tested = choose_configuration(losses, 1000, risk[:4], cost[:4], 0.05, "ltt", 0.1)
+    assert chosen == 2 and tested == 4
+    chosen, _ = choose_configuration(np.array([400, 400]), 1000, risk[:2], cost[:2], 0.05, "ltt", 0.1)
+    assert chosen is None
+
+
+def test_too_few_samples_give_none_and_bad_correction_one_line():
+    logits, labels = synthetic(40, seed=7)
+    r = calibrate_per_exit(logits, SCALES, ZERO_POINTS, labels, "confidence", 0.01)
+    assert r.policy == "none" and r.thresholds is None and r.exit_rates == [0.0, 0.0, 1.0]
+    with pytest.raises(TinyexitError) as err:
+        calibrate_per_exit(logits, SCALES, ZERO_POINTS, labels, "confidence", 0.01, correction="holm")
+    assert "--correction 'holm'" in err.value.message
+    with pytest.raises(TinyexitError) as err:
+        calibrate_per_exit(logits, SCALES, ZERO_POINTS, labels, "confidence", 0.01, costs=[1, 2])
+    assert "2 exit costs for 3 exits" in err.value.message
+
+
+def test_cli_calibrate_per_exit(tmp_path):
+    model = fixture_path("ee_trained_blobs")
+    data = tmp_path / "d.npz"
+    np.savez(data, x=random_inputs(model, 64), y=np.zeros(64, np.int64))
+    proc = subprocess.run([sys.executable, "-m", "tinyexit", "calibrate", str(model), "--data", str(data),
+                           "--policy", "confidence", "--max-drop", "0.2", "--method", "empirical", "--per-exit",
+                           "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert "thresholds" in out and out["configurations"] > 1
+    assert out["policy"] == "none" or out["policy"].startswith("confidence:")
