@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import typer
 from rich.console import Console
 
 from ..codegen.errors import TinyexitError
+from ..codegen.output import write_file
 
 PolicyOpt = typer.Option("none", "--policy", help="Exit policy, e.g. none, exit:0, confidence:0.9, margin:2.5")
 ExitsOpt = typer.Option(None, "--exits", help="Exit names in stage order, e.g. exit0,final (default: by MACs)")
@@ -30,3 +32,13 @@ def load_inputs(path: Path) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise TinyexitError(f"{path}: cannot read a .npy array ({exc}); save inputs with numpy.save") from None
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Save arrays as an .npz, atomically; like numpy, a name without .npz gets it. Returns the path written."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return write_file(path, buf.getvalue())

@@ -22,7 +22,7 @@ from ..firmware_sim.build import build_firmware
 from ..firmware_sim.qemu import run as run_qemu
 from ..firmware_sim.renode import write_renode_files
 from ..firmware_sim.targets import run_model_file
-from .common import BoardOpt, ExitsOpt, ModelArg, OptimizeOpt, OptOpt, PolicyOpt, console, load_inputs
+from .common import BoardOpt, ExitsOpt, ModelArg, OptimizeOpt, OptOpt, PolicyOpt, console, load_inputs, save_npz
 
 
 def _kib(n: int) -> str:
@@ -198,9 +198,7 @@ def simulate(
         term.print(prof)
     term.print(f"[dim]instructions are exact (QEMU, tx_count plugin). {res.estimate_note}.[/]")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(out, **res.to_arrays())
-        term.print(f"wrote {out}")
+        term.print(f"wrote {save_npz(out, res.to_arrays())}")
 
 
 def _stage_costs(res) -> np.ndarray:
@@ -228,8 +226,7 @@ def run(
     term = console()
     if target == "qemu":
         term.print(cycles.note(load_board(board).core))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, **arrays)
+    out = save_npz(out, arrays)
     taken = np.bincount(arrays["exit_taken"].astype(np.int64), minlength=len(lib.graph.stages))
     shares = ", ".join(f"{e.name} {n}" for e, n in zip(lib.graph.exits, taken))
     term.print(f"ran {len(arrays['exit_taken'])} samples on {target}; exits taken: {shares}; wrote {out}")

@@ -69,6 +69,12 @@ def input_bytes(x: np.ndarray, manifest: dict, where: str = "inputs") -> bytes:
             f"{where}: shape {list(x.shape)} does not hold samples of the model's input shape {list(shape)}; "
             f"pass an array of shape (N, {', '.join(map(str, shape))})"
         )
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        bad = ~np.isfinite(x.reshape(len(x), -1))
+        raise TinyexitError(
+            f"{where}: {int(bad.sum())} values are NaN or infinite (first in sample {int(np.argmax(bad.any(axis=1)))}); "
+            "pass finite samples"
+        )
     if spec["dtype"] == "float32":
         return x.astype("<f4").tobytes()
     if x.dtype == np.int8:
