@@ -33,7 +33,7 @@ def augment(
     data_path: Path = typer.Option(..., "--data", help=".npz with x and y"),
     out: Path = typer.Option(..., "-o", "--out", help="Output int8 .tflite"),
     head: str = typer.Option("trecx", "--head", help="Exit head: trecx, slice or gap"),
-    train: str = typer.Option("joint", "--train", help="joint (all weights) or heads (backbone frozen)"),
+    train: str = typer.Option("heads", "--train", help="heads (backbone frozen, unchanged) or joint (all weights)"),
     epochs: int = typer.Option(10, "--epochs"),
     batch_size: int = typer.Option(64, "--batch-size"),
     exit_weight: float = typer.Option(0.5, "--exit-weight", help="Loss weight of each exit (final: 1)"),

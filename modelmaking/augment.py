@@ -1,16 +1,18 @@
 """Turn a trained Keras backbone into an int8 early-exit TFLite model.
 
     tinyexit augment BACKBONE --exit-after LAYER[,LAYER] --data D.npz -o model.tflite
-                     [--head trecx|slice|gap] [--train joint|heads] [--epochs N]
+                     [--head trecx|slice|gap] [--train heads|joint] [--epochs N]
 
 Steps (each a plain function): `load_backbone` (.keras, .h5, or a SavedModel
 folder written by Keras), `attach_exits` (T-RecX heads after named layers;
 outputs exit0, exit1, ... ordered by depth, then final), `train_model`
-(jointly with loss weights, or heads only with the backbone frozen: the
-post-training augmentation of an existing model), `convert_int8` (full int8
+(heads only with the backbone frozen, the default: the post-training
+augmentation of an existing model leaves every backbone weight as it was; or
+jointly with loss weights), `convert_int8` (full int8
 with a representative dataset; the SignatureDef names the outputs exit0 ...
 final), `evaluate_float` / `evaluate_int8` (accuracy per exit). `augment` runs
-them all and returns an `AugmentReport`.
+them all and returns an `AugmentReport`, which also holds the backbone's own
+int8 accuracy, measured before augmenting, to set beside each exit's.
 
 TensorFlow is imported inside the functions only: `import tinyexit.modelmaking.augment`
 is cheap.
@@ -433,9 +435,15 @@ class AugmentReport:
     train_samples: int
     test_samples: int
     history: dict[str, list[float]] = field(default_factory=dict)
+    backbone_float_accuracy: float | None = None  # the backbone alone, before augmenting
+    backbone_int8_accuracy: float | None = None
+    train: str = "joint"
 
     def table(self) -> str:
         lines = ["| output | after layer | float acc | int8 acc |", "|---|---|---|---|"]
+        if self.backbone_int8_accuracy is not None:
+            lines.append(f"| backbone | (before augmenting) | {self.backbone_float_accuracy:.4f} | "
+                         f"{self.backbone_int8_accuracy:.4f} |")
         for i, name in enumerate(self.exits):
             where = self.exit_after[i] if i < len(self.exit_after) else "(backbone end)"
             lines.append(
@@ -453,7 +461,7 @@ def augment(
     output: str | Path,
     *,
     head: str = "trecx",
-    train: str = "joint",
+    train: str = "heads",
     epochs: int = 10,
     batch_size: int = 64,
     exit_weight: float = 0.5,
@@ -461,7 +469,11 @@ def augment(
     seed: int = 0,
     log: Log | None = _stderr,
 ) -> AugmentReport:
-    """Load, attach exits, train, convert to int8, evaluate, and write `output` (.tflite) atomically."""
+    """Load, attach exits, train, convert to int8, evaluate, and write `output` (.tflite) atomically.
+
+    train "heads" (the default) leaves every backbone weight unchanged; the
+    backbone's own int8 accuracy is measured first, for the report.
+    """
 
     output = Path(output)
     if output.suffix != ".tflite":
@@ -481,6 +493,9 @@ def augment(
     classes = int(ee.outputs[-1].shape[-1])
     split = split_data(arrays, ee.inputs[0].shape[1:], classes, source=str(data), seed=seed)
     order = sorted(exit_after, key=_layer_names(model_b).index)
+    say("augment: the backbone's own int8 accuracy, before augmenting")
+    backbone_float, backbone_int8 = backbone_accuracy(model_b, split, seed)
+    say(f"augment: backbone float {backbone_float:.4f}, int8 {backbone_int8:.4f}")
     say(f"augment: {len(order)} exit(s) after {', '.join(order)}; {train} training, {epochs} epoch(s) "
         f"on {len(split.x_train)} samples")
     history = train_model(
@@ -489,7 +504,16 @@ def augment(
     )
     say("augment: converting to int8")
     float_acc, int8_acc = convert_evaluate_write(ee, split, output, seed)
-    return AugmentReport(output, names, order, float_acc, int8_acc, len(split.x_train), len(split.x_test), history)
+    return AugmentReport(output, names, order, float_acc, int8_acc, len(split.x_train), len(split.x_test), history,
+                         backbone_float, backbone_int8, train)
+
+
+def backbone_accuracy(backbone, split: Split, seed: int = 0) -> tuple[float, float]:
+    """Float and int8 accuracy of the backbone alone on the held-out samples (converted like the exits)."""
+    tflite_model = convert_int8(backbone, split.x_train, seed=seed)
+    float_acc = float(np.mean(np.argmax(backbone.predict(split.x_test, batch_size=256, verbose=0), -1) == split.y_test))
+    int8_acc = list(evaluate_int8(tflite_model, split.x_test, split.y_test).values())[-1]
+    return float_acc, int8_acc
 
 
 def convert_evaluate_write(model, split, output: Path, seed: int) -> tuple[dict[str, float], dict[str, float]]:

@@ -63,7 +63,8 @@ def test_joint_training_makes_a_good_int8_early_exit_model(fashion, tmp_path, ge
     small_backbone().save(backbone)
     out = tmp_path / "ee.tflite"
     lines: list[str] = []
-    report = augment.augment(backbone, ["block1"], fashion, out, epochs=5, batch_size=64, log=lines.append)
+    report = augment.augment(backbone, ["block1"], fashion, out, train="joint", epochs=5, batch_size=64,
+                             log=lines.append)
     assert out.exists()
     assert report.exits == ["exit0", "final"]
     assert any(line.startswith("epoch 5/5") for line in lines), lines  # progress is reported per epoch
@@ -92,13 +93,41 @@ def test_heads_only_training_keeps_the_backbone(fashion, tmp_path):
     model.save(backbone)
     out = tmp_path / "ee3.tflite"
     # given out of depth order on purpose: the outputs are still ordered by depth
-    report = augment.augment(backbone, ["block2", "block1"], fashion, out, train="heads", epochs=2, log=None)
+    report = augment.augment(backbone, ["block2", "block1"], fashion, out, epochs=2, log=None)  # heads: the default
+    assert report.train == "heads"
     assert report.exits == ["exit0", "exit1", "final"]
+    # the backbone's own accuracy, before augmenting, beside each exit's
+    assert report.backbone_float_accuracy == pytest.approx(before, abs=1e-6)
+    assert abs(report.backbone_int8_accuracy - report.int8_accuracy["final"]) < 0.02, report.table()
+    assert "| backbone | (before augmenting) |" in report.table()
     assert report.exit_after == ["block1", "block2"]
     assert [e.name for e in read_model(out).exits] == ["exit0", "exit1", "final"]
     assert report.float_accuracy["final"] == pytest.approx(before, abs=1e-6)
     for name in ("exit0", "exit1"):
         assert report.int8_accuracy[name] > 0.4, report.table()
+
+
+def test_heads_training_leaves_every_backbone_weight_unchanged():
+    """Every backbone variable (kernels, biases, batch-norm statistics) is bit-identical after heads training."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    backbone = small_backbone()
+    before = {v.path: np.array(v.numpy()) for layer in backbone.layers for v in layer.weights}
+    model = augment.attach_exits(backbone, ["block1"])
+    rng = np.random.default_rng(0)
+    x, y = rng.random((128, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 128)
+    head_before = [np.array(w) for w in model.get_layer("exit0_head").get_weights()] if "exit0_head" in [
+        layer.name for layer in model.layers] else None
+    augment.train_model(model, x, y, mode="heads", epochs=2, batch_size=32, log=None)
+    after = {v.path: np.array(v.numpy()) for layer in backbone.layers for v in layer.weights}
+    assert before.keys() == after.keys() and any("moving_mean" in k for k in before)
+    for key in before:
+        assert np.array_equal(before[key], after[key]), f"backbone weight {key} changed"
+    head_vars = [v for layer in model.layers if layer.name not in model.tinyexit_backbone_layers for v in layer.weights]
+    assert head_vars, "the exit head has weights"
+    assert head_before is None or any(not np.array_equal(a, b) for a, b in zip(
+        head_before, model.get_layer("exit0_head").get_weights()))
 
 
 def test_attach_exits_builds_named_outputs():
