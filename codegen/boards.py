@@ -3,7 +3,8 @@
 A board file names the part (core, compiler flags, clock), the part's own
 flash and RAM (used for the board linker script and for every "does it fit"
 check), the QEMU machine that runs the same core with that machine's memory
-map (used to link the ELF that QEMU runs), and the Renode platform. See
+map (used to link the ELF that QEMU runs), the Renode platform, and the
+part's electrical data for the time and energy estimates (`[power]`). See
 boards/nucleo-l4r5zi.toml for a commented example; a user adds a board by
 adding a file there, or by passing a path to a .toml file wherever a board
 name is accepted.
@@ -62,6 +63,32 @@ class Uart:
 
 
 @dataclass(frozen=True)
+class Power:
+    """Typical electrical data of the part, for time and energy ESTIMATES.
+
+    Energy per inference = cycles_est / clock_hz * supply_v * run_ma: the
+    datasheet's typical run-mode current at the board's clock (CPU running from
+    flash, peripherals off), times the supply voltage. It leaves out flash wait
+    states beyond the timing model, peripherals, caches and the rest of the
+    board; `sleep_ua` (the part's low-power mode between inferences) is listed
+    for duty-cycle budgets and is not part of the per-inference figure.
+    """
+
+    supply_v: float  # supply voltage, V
+    run_ma: float  # typical run-mode current at clock_hz, mA
+    sleep_ua: float  # typical low-power (sleep/stop) current, uA
+    source: str  # datasheet and table the figures come from
+
+    def time_ms(self, cycles, clock_hz: int):
+        """Milliseconds at clock_hz (scalar or array)."""
+        return cycles * 1e3 / clock_hz
+
+    def energy_uj(self, cycles, clock_hz: int):
+        """Microjoules: seconds * V * A * 1e6 = cycles / clock_hz * V * mA * 1e3 (scalar or array)."""
+        return cycles / clock_hz * self.supply_v * self.run_ma * 1e3
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     description: str
@@ -84,6 +111,15 @@ class Board:
     renode_cpu_type: str
     renode_uart: Uart | None
     path: Path = field(compare=False)
+    power: Power | None = None  # [power]: electrical data for time/energy estimates; None when the file has none
+
+    def time_ms(self, cycles):
+        """Milliseconds at the board's clock for a number (or array) of cycles."""
+        return cycles * 1e3 / self.clock_hz
+
+    def energy_uj(self, cycles):
+        """Estimated microjoules for cycles at the board's clock, or None when the board file has no [power]."""
+        return None if self.power is None else self.power.energy_uj(cycles, self.clock_hz)
 
     def memory(self, memory_map: str) -> tuple[Region, Region]:
         """(flash, ram) for 'board' (the real part) or 'qemu' (the QEMU machine's map)."""
@@ -152,6 +188,8 @@ class _Reader:
         value = self.data[key]
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise self.fail(key, f"must be an integer, not {value!r}")
+        if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise self.fail(key, f"must be a number, not {value!r}")
         if kind is str and not isinstance(value, str):
             raise self.fail(key, f"must be a string, not {value!r}")
         if kind is list and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
@@ -175,6 +213,23 @@ class _Reader:
         if size <= 0:
             raise t.fail("size", "must be positive")
         return Region(origin, size)
+
+    def power(self, key: str) -> Power | None:
+        t = self.table(key, required=False)
+        if t is None:
+            return None
+        values = {}
+        for name, low, high, unit in (("supply_v", 0.9, 5.5, "V"), ("run_ma", 0.0, 2000.0, "mA"),
+                                      ("sleep_ua", 0.0, 100_000.0, "uA")):
+            v = float(t.get(name, float))
+            inside = low <= v <= high if name == "sleep_ua" else low < v <= high  # sleep current may be 0
+            if not inside:
+                raise t.fail(name, f"{v:g} {unit} is outside {low:g}..{high:g} {unit}")
+            values[name] = v
+        source = t.get("source", str)
+        if not source.strip():
+            raise t.fail("source", "is empty; name the datasheet and table the figures come from")
+        return Power(source=source, **values)
 
     def uart(self, key: str) -> Uart | None:
         t = self.table(key, required=False)
@@ -233,6 +288,7 @@ def _parse(data: dict, path: Path) -> Board:
         renode_cpu_type=renode.get("cpu_type", str, core),
         renode_uart=renode.uart("uart"),
         path=path,
+        power=r.power("power"),
     )
     for key in ("stack_bytes", "heap_bytes"):
         if getattr(board, key) < 0:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..codegen.boards import Board, load_board
 from ..codegen.errors import TinyexitError
 from ..codegen.options import Options
 from ..codegen.pipeline import generate
@@ -64,6 +65,10 @@ class PolicyRow:
     mean_cycles_est: float
     p50_cycles_est: float
     p95_cycles_est: float
+    # Estimates at the board's clock and typical run current (boards/<board>.toml [power]); None without [power].
+    mean_time_ms: float | None = None
+    mean_energy_uj: float | None = None
+    p95_energy_uj: float | None = None
     saving_vs_none: float | None = None  # fraction of mean instructions saved against `none`
     pareto: bool = False
     stage_spread: list[dict] = field(default_factory=list)
@@ -89,12 +94,14 @@ def summarize_policy(
     instr_mean: np.ndarray,
     cycles_mean: np.ndarray,
     spread: list[dict],
+    board: Board | None = None,
 ) -> PolicyRow:
+    """One report row. With a board, also time (ms) and energy (uJ) estimates from each sample's cycles_est."""
     stages = len(instr_mean)
     instr = per_sample_cost(exit_taken, instr_mean)
     cycles = per_sample_cost(exit_taken, cycles_mean)
     shares = np.bincount(exit_taken.astype(np.int64), minlength=stages) / len(exit_taken)
-    return PolicyRow(
+    row = PolicyRow(
         policy=policy,
         samples=int(len(exit_taken)),
         accuracy=None if y is None else float(np.mean(labels == y)),
@@ -108,6 +115,13 @@ def summarize_policy(
         p95_cycles_est=float(np.percentile(cycles, 95)),
         stage_spread=spread,
     )
+    if board is not None:
+        row.mean_time_ms = float(board.time_ms(cycles.mean()))
+        energy = board.energy_uj(cycles)
+        if energy is not None:
+            row.mean_energy_uj = float(energy.mean())
+            row.p95_energy_uj = float(np.percentile(energy, 95))
+    return row
 
 
 def mark_pareto(rows: list[PolicyRow]) -> None:
@@ -177,6 +191,7 @@ def run_comparison(
     if simulated < 1:
         raise TinyexitError("--qemu-samples must be at least 1: per-stage costs come from simulated samples")
     simulated = min(simulated, len(x))
+    target = load_board(board)
     rows, problems, none_means = [], [], None
     with tempfile.TemporaryDirectory(prefix="tinyexit-compare-", dir=work_dir) as tmp:
         libs = {p: generate(model_path, Path(tmp) / f"lib{i}", name="model", options=Options(policy=p, optimize=optimize))
@@ -207,7 +222,7 @@ def run_comparison(
                         problems.append(f"policy '{policy}': exit {name} differs between QEMU and the host build")
             rows.append(
                 summarize_policy(policy, host.exit_taken, host.labels, final_labels, y, instr_mean, cycles_mean,
-                                 costs.spread("instructions"))
+                                 costs.spread("instructions"), target)
             )
     add_savings(rows)
     mark_pareto(rows)
@@ -224,5 +239,10 @@ def run_comparison(
         "verified_samples": int(min(verify_qemu, len(x))),
         "instructions": "exact guest instructions (QEMU -icount shift=0, TCG plugin)",
         "cycles_est": "estimate from a static Cortex-M timing model; flash wait states and caches not modelled",
+        "clock_hz": target.clock_hz,
+        "energy": None if target.power is None else (
+            f"estimate: cycles_est / {target.clock_hz} Hz x {target.power.supply_v:g} V x {target.power.run_ma:g} mA "
+            f"typical run current ({target.power.source}); flash wait states, peripherals and caches left out"
+        ),
     }
     return Comparison(meta=meta, rows=rows, problems=problems)

@@ -12,7 +12,8 @@ from .compare import PolicyRow
 
 CSV_COLUMNS = [
     "policy", "samples", "accuracy", "agreement", "exit_shares", "mean_instructions", "p50_instructions",
-    "p95_instructions", "mean_cycles_est", "p50_cycles_est", "p95_cycles_est", "saving_vs_none", "pareto",
+    "p95_instructions", "mean_cycles_est", "p50_cycles_est", "p95_cycles_est", "mean_time_ms", "mean_energy_uj",
+    "p95_energy_uj", "saving_vs_none", "pareto",
 ]
 
 
@@ -35,6 +36,19 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+def _num(x: float | None, digits: int) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def _energy_sentence(meta: dict) -> str:
+    """What the time and energy columns are (meta['energy'] is None when the board file has no [power])."""
+    clock = meta.get("clock_hz")
+    time = f"Time is cycles_est at the board's {clock / 1e6:g} MHz clock. " if clock else ""
+    if not meta.get("energy"):
+        return time + "No energy estimate: the board file has no [power] table."
+    return time + f"Energy is an {meta['energy']}."
+
+
 def report_markdown(meta: dict, rows: list[PolicyRow]) -> str:
     lines = [
         f"# Exit policies for {meta['model']} on {meta['board']}",
@@ -42,17 +56,19 @@ def report_markdown(meta: dict, rows: list[PolicyRow]) -> str:
         f"{meta['samples']} samples from {meta['data']}; accuracy and exits from the bit-exact host build, "
         f"per-stage costs from QEMU over {meta['simulated_samples']} simulated samples per policy. "
         "`instructions` are exact guest instruction counts; `cycles_est` is an estimate from a static "
-        "Cortex-M timing model (flash wait states and caches are not modelled).",
+        "Cortex-M timing model (flash wait states and caches are not modelled). "
+        + _energy_sentence(meta),
         "",
         "| policy | accuracy | agreement with final | exits taken | mean instr | p50 | p95 | mean cycles_est | "
-        "saving vs none | Pareto |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|:---:|",
+        "mean ms (est.) | mean uJ (est.) | p95 uJ (est.) | saving vs none | Pareto |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in rows:
         shares = " / ".join(f"{100 * s:.0f}%" for s in r.exit_shares)
         lines.append(
             f"| `{r.policy}` | {_pct(r.accuracy)} | {_pct(r.agreement)} | {shares} | {r.mean_instructions:,.0f} | "
             f"{r.p50_instructions:,.0f} | {r.p95_instructions:,.0f} | {r.mean_cycles_est:,.0f} | "
+            f"{_num(r.mean_time_ms, 3)} | {_num(r.mean_energy_uj, 2)} | {_num(r.p95_energy_uj, 2)} | "
             f"{_pct(r.saving_vs_none)} | {'*' if r.pareto else ''} |"
         )
     lines += ["", "Exit shares are listed in stage order: " + ", ".join(meta["exits"]) + "."]

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tinyexit.codegen.errors import TinyexitError
-from tinyexit.codegen.boards import QEMU_MACHINES, list_boards, load_board
+from tinyexit.codegen.boards import QEMU_MACHINES, Power, list_boards, load_board
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -43,6 +43,23 @@ size = 0x400000
 [renode]
 platform = ""
 """
+
+POWER = """
+[power]
+supply_v = 3.0
+run_ma = 8.0
+sleep_ua = 1.5
+source = "DS00000 Table 1"
+"""
+
+# name: (supply V, run mA at the board clock, sleep uA), as in each board file's [power] comment.
+EXPECTED_POWER = {
+    "nucleo-l4r5zi": (3.3, 13.2, 2.8),
+    "nucleo-f746zg": (3.3, 102.0, 350.0),
+    "nucleo-h7a3zi-q": (3.3, 33.6, 32.0),
+    "nucleo-u575zi-q": (3.3, 3.12, 1.9),
+    "stm32f405": (3.3, 40.0, 300.0),
+}
 
 
 def test_every_board_matches_the_part():
@@ -120,3 +137,58 @@ def test_boards_command_lists_every_board():
     assert result.exit_code == 0, result.output
     for name, (_, mhz, _, _, machine) in EXPECTED.items():
         assert name in result.output and machine in result.output and f"{mhz} MHz" in result.output
+
+
+def test_every_board_has_electrical_data_with_its_source():
+    for b in list_boards():
+        if b.name not in EXPECTED_POWER:
+            continue
+        p = b.power
+        assert (p.supply_v, p.run_ma, p.sleep_ua) == EXPECTED_POWER[b.name], b.name
+        assert p.source.startswith("DS"), b.name  # the datasheet's document number
+        assert "[power]" in b.path.read_text() and "# Electrical data" in b.path.read_text()
+
+
+def test_time_and_energy_from_known_cycles():
+    b = load_board("nucleo-l4r5zi")
+    # 120 M cycles at 120 MHz = 1 s; 1 s x 3.3 V x 13.2 mA = 43.56 mJ.
+    assert b.time_ms(120_000_000) == 1000.0
+    assert b.energy_uj(120_000_000) == pytest.approx(43_560.0, rel=1e-12)
+    # 1,000,000 cycles: 8.3333 ms, 363.0 uJ.
+    assert b.energy_uj(1_000_000) == pytest.approx(363.0, rel=1e-12)
+    m7 = load_board("nucleo-f746zg")
+    assert m7.energy_uj(216_000) == pytest.approx(1e-3 * 3.3 * 102.0 * 1e3, rel=1e-12)  # 1 ms at 216 MHz
+    p = Power(supply_v=3.0, run_ma=10.0, sleep_ua=0.0, source="x")
+    assert p.energy_uj(50_000_000, 100_000_000) == pytest.approx(0.5 * 3.0 * 10.0e-3 * 1e6, rel=1e-12)
+
+
+def test_board_without_power_has_no_energy(tmp_path):
+    path = tmp_path / "quiet.toml"
+    path.write_text(GOOD.format(name="quiet"))
+    b = load_board(path)
+    assert b.power is None and b.energy_uj(1000) is None and b.time_ms(80_000) == 1.0
+    path.write_text(GOOD.format(name="quiet") + POWER)
+    assert load_board(path).energy_uj(80_000_000) == pytest.approx(24_000.0)
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda t: t.replace("supply_v = 3.0", 'supply_v = "3V"'), "power.supply_v must be a number"),
+        (lambda t: t.replace("supply_v = 3.0", "supply_v = 33.0"), "power.supply_v 33 V is outside 0.9..5.5 V"),
+        (lambda t: t.replace("run_ma = 8.0", "run_ma = 0"), "power.run_ma 0 mA is outside"),
+        (lambda t: t.replace("run_ma = 8.0", "run_ma = nan"), "power.run_ma nan mA is outside"),
+        (lambda t: t.replace("run_ma = 8.0\n", ""), "power.run_ma is missing"),
+        (lambda t: t.replace("sleep_ua = 1.5", "sleep_ua = -1"), "power.sleep_ua -1 uA is outside"),
+        (lambda t: t.replace("sleep_ua = 1.5", "sleep_ua = true"), "power.sleep_ua must be a number"),
+        (lambda t: t.replace('source = "DS00000 Table 1"', 'source = " "'), "power.source is empty"),
+        (lambda t: t.replace('source = "DS00000 Table 1"\n', ""), "power.source is missing"),
+    ],
+)
+def test_bad_power_table_is_one_line(tmp_path, edit, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(edit(GOOD.format(name="bad") + POWER))
+    with pytest.raises(TinyexitError) as err:
+        load_board(path)
+    message = err.value.message
+    assert expected in message and str(path) in message and "\n" not in message

@@ -156,3 +156,32 @@ def test_split_and_samples_choose_the_data(tmp_path):
         assert proc.returncode == 0, proc.stderr
         meta = json.loads((out / "report.json").read_text())["meta"]
         assert meta["samples"] == expected
+
+
+def test_time_and_energy_estimates_from_known_costs():
+    from tinyexit.codegen.boards import load_board
+    from tinyexit.evaluation.compare import summarize_policy
+
+    board = load_board(BOARD)  # 120 MHz, 3.3 V, 13.2 mA typical run current
+    exit_taken = np.array([0, 1, 1, 0])
+    labels = np.zeros(4, dtype=np.int64)
+    row = summarize_policy("p", exit_taken, labels, labels, None, np.array([100.0, 300.0]),
+                           np.array([1_200_000.0, 2_400_000.0]), [], board)
+    # per-sample cycles: 1.2 M, 3.6 M, 3.6 M, 1.2 M; mean 2.4 M = 20 ms; 1.2 M cycles = 10 ms x 3.3 V x 13.2 mA = 435.6 uJ
+    assert row.mean_time_ms == pytest.approx(20.0, rel=1e-12)
+    assert row.mean_energy_uj == pytest.approx(2 * 435.6, rel=1e-12)
+    assert row.p95_energy_uj == pytest.approx(3 * 435.6, rel=1e-12)
+    bare = summarize_policy("p", exit_taken, labels, labels, None, np.array([1.0, 1.0]), np.array([1.0, 1.0]), [])
+    assert bare.mean_energy_uj is None and bare.mean_time_ms is None
+
+
+def test_reports_carry_time_and_energy_estimates(reports):
+    data = json.loads((reports / "a" / "report.json").read_text())
+    assert "estimate" in data["meta"]["energy"] and data["meta"]["clock_hz"] == 120_000_000
+    for r in data["policies"]:
+        assert r["mean_time_ms"] == pytest.approx(r["mean_cycles_est"] / 120e3, rel=1e-9)
+        assert r["mean_energy_uj"] == pytest.approx(r["mean_cycles_est"] / 120e6 * 3.3 * 13.2e3, rel=1e-9)
+    md = (reports / "a" / "report.md").read_text()
+    assert "mean uJ (est.)" in md and "flash wait states, peripherals and caches left out" in md
+    header = (reports / "a" / "report.csv").read_text().splitlines()[0].split(",")
+    assert {"mean_time_ms", "mean_energy_uj", "p95_energy_uj"} <= set(header)
