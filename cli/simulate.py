@@ -30,16 +30,38 @@ def _kib(n: int) -> str:
 
 
 def boards() -> None:
-    """List the boards: core, clock, flash and RAM, the QEMU machine and Renode platform."""
+    """List the boards: core, clock, flash and RAM, supply and currents, the QEMU machine and Renode platform."""
     table = Table(title="boards (boards/*.toml; add a file to add a board)")
-    for col in ("board", "MCU", "core", "clock", "flash", "RAM", "QEMU machine", "Renode platform"):
+    for col in ("board", "MCU", "core", "clock", "flash", "RAM", "supply, run, sleep (typ.)", "QEMU machine",
+                "Renode platform"):
         table.add_column(col, justify="right" if col in ("clock", "flash", "RAM") else "left")
     for b in list_boards():
         table.add_row(
-            b.name, b.mcu, b.core, f"{b.clock_hz / 1e6:g} MHz", _kib(b.flash.size), _kib(b.ram.size),
+            b.name, b.mcu, b.core, f"{b.clock_hz / 1e6:g} MHz", _kib(b.flash.size), _kib(b.ram.size), _power(b),
             b.qemu_machine, b.renode_platform or f"generated {b.name}.repl",
         )  # fmt: skip
     console().print(table)
+
+
+def _power(b) -> str:
+    p = b.power
+    return "-" if p is None else f"{p.supply_v:g} V, {p.run_ma:g} mA, {p.sleep_ua:g} uA"
+
+
+def _uj(board, cycles) -> str:
+    """Estimated energy in uJ as text, '-' when the board file has no [power]."""
+    energy = board.energy_uj(cycles)
+    return "-" if energy is None else f"{energy:,.2f}"
+
+
+def _energy_note(b) -> str:
+    if b.power is None:
+        return f"no energy estimate: {b.path} has no [power] table (supply_v, run_ma, sleep_ua, source)"
+    p = b.power
+    return (
+        f"time and energy are estimates: cycles_est at {b.clock_hz / 1e6:g} MHz x {p.supply_v:g} V x {p.run_ma:g} mA "
+        f"typical run current ({p.source}); flash wait states, peripherals and caches are left out"
+    )
 
 
 def _usage_table(results, title: str) -> Table:
@@ -144,7 +166,8 @@ def simulate(
     exit_names = [e["name"] for e in manifest["exits"]]
     full = stage_cost[:, 0].sum()
     table = Table(title=f"{lib.prefix} on {b.name} ({b.core}, {b.clock_hz / 1e6:g} MHz), {opt}, policy {policy}")
-    for col in ("stage", "exit", "samples", "MACs", "instructions", "cycles_est", "ms @ clock", "share of model", "cumulative"):
+    for col in ("stage", "exit", "samples", "MACs", "instructions", "cycles_est", "ms @ clock", "uJ (est.)",
+                "share of model", "cumulative"):
         table.add_column(col, justify="left" if col == "exit" else "right")
     cum = 0.0
     reached = (res.stage_instructions > 0).sum(axis=0)
@@ -153,7 +176,7 @@ def simulate(
         cum += instr
         table.add_row(
             str(k), exit_names[k] if k < len(exit_names) else "-", f"{reached[k]}/{n}", f"{st['macs']:,}",
-            f"{instr:,.0f}", f"{cyc:,.0f}", f"{1e3 * cyc / b.clock_hz:.3f}", f"{100 * instr / full:.1f}%",
+            f"{instr:,.0f}", f"{cyc:,.0f}", f"{b.time_ms(cyc):.3f}", _uj(b, cyc), f"{100 * instr / full:.1f}%",
             f"{100 * cum / full:.1f}%",
         )  # fmt: skip
     if not reached.all():
@@ -163,13 +186,13 @@ def simulate(
     per_sample = res.stage_instructions.sum(axis=1)
     per_cycles = res.cycles_est.sum(axis=1)
     samples_table = Table(title=f"per sample ({source})")
-    for col in ("sample", "exit taken", "label", "instructions", "cycles_est", "ms @ clock"):
+    for col in ("sample", "exit taken", "label", "instructions", "cycles_est", "ms @ clock", "uJ (est.)"):
         samples_table.add_column(col, justify="left" if col == "exit taken" else "right")
     for i in range(min(n, show)):
         k = int(res.exit_taken[i])
         samples_table.add_row(
             str(i), f"{k} ({exit_names[k]})", str(int(res.labels[i])), f"{per_sample[i]:,}", f"{per_cycles[i]:,.0f}",
-            f"{1e3 * per_cycles[i] / b.clock_hz:.3f}",
+            f"{b.time_ms(per_cycles[i]):.3f}", _uj(b, per_cycles[i]),
         )  # fmt: skip
     if n > show:
         samples_table.caption = f"first {show} of {n} samples (--show N for more)"
@@ -179,8 +202,8 @@ def simulate(
     term.print(f"exits taken: {shares}")
     term.print(
         f"mean per sample: {per_sample.mean():,.0f} instructions, {per_cycles.mean():,.0f} cycles_est "
-        f"({1e3 * per_cycles.mean() / b.clock_hz:.3f} ms at {b.clock_hz / 1e6:g} MHz); full model {full:,.0f} "
-        f"instructions ({100 * per_sample.mean() / full:.1f}% of it)"
+        f"({b.time_ms(per_cycles.mean()):.3f} ms at {b.clock_hz / 1e6:g} MHz, {_uj(b, per_cycles.mean())} uJ; "
+        f"estimates); full model {full:,.0f} instructions ({100 * per_sample.mean() / full:.1f}% of it)"
     )
     if profile > 0:
         flat = res.extra["profile"]
@@ -197,6 +220,7 @@ def simulate(
             )  # fmt: skip
         term.print(prof)
     term.print(f"[dim]instructions are exact (QEMU, tx_count plugin). {res.estimate_note}.[/]")
+    term.print(f"[dim]{_energy_note(b)}[/]")
     if out is not None:
         term.print(f"wrote {save_npz(out, res.to_arrays())}")
 

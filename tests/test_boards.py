@@ -137,6 +137,8 @@ def test_boards_command_lists_every_board():
     assert result.exit_code == 0, result.output
     for name, (_, mhz, _, _, machine) in EXPECTED.items():
         assert name in result.output and machine in result.output and f"{mhz} MHz" in result.output
+        v, ma, ua = EXPECTED_POWER[name]
+        assert f"{v:g} V, {ma:g} mA, {ua:g} uA" in result.output
 
 
 def test_every_board_has_electrical_data_with_its_source():

@@ -566,6 +566,11 @@ def test_simulate_and_build_commands(tmp_path):
     assert arrays["stage_instructions"].shape == (3, 3) and arrays["stage_instructions"].dtype == np.int64
     for k in range(3):
         assert f"{arrays['stage_instructions'][0, k]:,}" in result.output
+    # Time and energy estimates: cycles_est at 120 MHz, x 3.3 V x 13.2 mA (boards/nucleo-l4r5zi.toml [power]).
+    cycles0 = arrays["cycles_est"][0].sum()
+    assert f"{cycles0 * 1e3 / 120e6:.3f}" in result.output
+    assert f"{cycles0 / 120e6 * 3.3 * 13.2 * 1e3:,.2f}" in result.output
+    assert "uJ (est.)" in result.output and "time and energy are estimates" in result.output
     result = runner.invoke(app, ["build", str(model), "--board", M7, "-o", str(tmp_path / "fw")], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert re.search(r"flash\s+│\s+[\d,]+\s+│\s+1,048,576", result.output)
