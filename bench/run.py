@@ -22,7 +22,12 @@ every output equals the host build's byte for byte, and report
   `size` keeps them int8 (widened in the inner loop) with a multiplier and
   shift per channel. Both run for the MLPerf models on M4 (`--size-boards`);
   the flash target is checked on the `size` rows, speed targets on both;
-- generation time (read + passes + emit).
+- generation time (read + passes + emit);
+- time (ms at the board's clock) and energy (uJ) per inference, ESTIMATES:
+  cycles_est / clock x supply voltage x the datasheet's typical run current
+  (boards/<board>.toml [power]); on nucleo-l4r5zi beside MLPerf Tiny v1.3's
+  measured energy for the same four models with STM32Cube.AI 10.2, with the
+  ratio.
 
 TFLM + CMSIS-NN figures (M4, same QEMU, exact counts) come from
 shared/reference/anchors.md. Not a test: takes a few minutes.
@@ -79,6 +84,14 @@ TARGETS = {
     "vww": {"instr_per_mac": 1.0, "cycles_per_mac": 1.3, "arena": int(54 * 1024 * 1.05)},
 }
 CODE_BUDGET = 16 * 1024  # flash target: weights + 16 KiB of code
+
+# MLPerf Tiny v1.3, closed division, STMicroelectronics, NUCLEO-L4R5ZI (STM32L4R5, Cortex-M4 @ 120 MHz) with
+# X-CUBE-AI (STM32Cube.AI) 10.2: measured energy per inference in uJ (shared/reference/anchors.md).
+MLPERF_ENERGY_BOARD = "nucleo-l4r5zi"
+MLPERF_ENERGY_UJ = {"ic": 5_496, "kws": 1_431, "vww": 3_030, "ad": 160}
+# The same submission's median latency as cycles per MAC (clock / throughput / MACs; anchors.md), to split the
+# energy ratio into a cycle ratio and a power ratio.
+MLPERF_CYCLES_PER_MAC = {"ic": 1.59, "kws": 1.96, "vww": 1.43, "ad": 2.18}
 
 # Why the missed targets are missed (measured with a per-instruction QEMU profile; see the issue 7 report).
 CLOSING_NOTE = """
@@ -138,6 +151,8 @@ def bench_one(key: str, model: Path, board: str, samples: int, work: Path, optim
     cycles = res.cycles_est.sum(axis=1)
     macs = manifest["macs"]
     weights, code = object_sizes(work / f"{key}-{optimize}-{board}", manifest)
+    target = built.board
+    energy = target.energy_uj(float(cycles.mean()))
     return {
         "model": key,
         "file": model.name,
@@ -159,6 +174,13 @@ def bench_one(key: str, model: Path, board: str, samples: int, work: Path, optim
         "flash_weights": weights,
         "flash_code": code,
         "generate_s": round(gen_s, 2),
+        # Estimates: mean cycles_est at the board clock, x supply V x typical run current (boards/<board>.toml).
+        "cycles_est": int(round(float(cycles.mean()))),
+        "clock_hz": target.clock_hz,
+        "time_ms_est": round(float(target.time_ms(cycles.mean())), 3),
+        "energy_uj_est": None if energy is None else round(float(energy), 1),
+        "power": None if target.power is None else {"supply_v": target.power.supply_v, "run_ma": target.power.run_ma,
+                                                    "source": target.power.source},
     }
 
 
@@ -215,7 +237,42 @@ def markdown(rows: list[dict], before: dict | None) -> str:
         lines.append(f"| {r['model']} | {r.get('optimize', 'speed')} | {ok(r['instr_per_mac'], t['instr_per_mac'])} | "
                      f"{ok(r['cycles_est_per_mac'], t['cycles_per_mac'])} | {ok(r['arena_bytes'], t['arena'])} | "
                      f"{ok(r['flash_weights'] + r['flash_code'], r['model_weight_bytes'] + CODE_BUDGET)} |")
+    lines += energy_section(rows)
     return "\n".join(lines) + "\n" + CLOSING_NOTE
+
+
+def energy_section(rows: list[dict]) -> list[str]:
+    """Time and energy per inference (estimates), beside MLPerf Tiny v1.3's measured energy where one exists."""
+    lines = ["", "## Time and energy per inference (ESTIMATES) beside MLPerf Tiny v1.3", "",
+             "ms = cycles_est at the board's clock; uJ = ms x supply voltage x the datasheet's typical run-mode",
+             "current at that clock (boards/<board>.toml `[power]`, source below). MLPerf Tiny v1.3 (closed,",
+             "STM32L4R5 on NUCLEO-L4R5ZI, STM32Cube.AI 10.2) measured its energy on the board with EEMBC's",
+             "EnergyRunner; ours is an estimate from a simulator: it leaves out flash wait states (5 at 120 MHz",
+             "on the L4R5, partly hidden by the ART accelerator), the caches' misses, peripherals, and the",
+             "board around the part. ratio = our estimate / MLPerf's measurement = cycles ratio (our",
+             "cycles_est / MLPerf's measured latency x 120 MHz) x power ratio (our supply x typical run current /",
+             "MLPerf's energy / latency).", "",
+             "| model | board | optimize | cycles_est | ms (est.) | uJ (est.) | MLPerf v1.3 uJ (measured) | ratio "
+             "| cycles ratio | power ratio |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r.get("energy_uj_est") is None:
+            continue
+        ref = MLPERF_ENERGY_UJ.get(r["model"]) if r["board"] == MLPERF_ENERGY_BOARD else None
+        cells = ["-"] * 4
+        if ref is not None:
+            cycles_ratio = r["cycles_est"] / (MLPERF_CYCLES_PER_MAC[r["model"]] * r["macs"])
+            ratio = r["energy_uj_est"] / ref
+            cells = [format(ref, ","), f"{ratio:.2f}", f"{cycles_ratio:.2f}", f"{ratio / cycles_ratio:.2f}"]
+        lines.append(
+            f"| {r['model']} | {r['board']} | {r.get('optimize', 'speed')} | {r['cycles_est']:,} | "
+            f"{r['time_ms_est']:,.3f} | {r['energy_uj_est']:,.1f} | " + " | ".join(cells) + " |"
+        )
+    sources = sorted({(r["board"], r["power"]["supply_v"], r["power"]["run_ma"], r["power"]["source"])
+                      for r in rows if r.get("power")})
+    lines += ["", "Electrical data used:"] + [f"- {b}: {v:g} V, {ma:g} mA typical run current; {src}"
+                                              for b, v, ma, src in sources]
+    return lines
 
 
 def main() -> None:
@@ -243,7 +300,9 @@ def main() -> None:
                     print(json.dumps(row), file=sys.stderr, flush=True)
     before = json.loads(args.before.read_text()) if args.before and args.before.exists() else None
     args.out.mkdir(parents=True, exist_ok=True)
-    result = {"rows": rows, "tflm_cmsis_nn_m4": TFLM_CMSIS, "targets_m4": TARGETS}
+    result = {"rows": rows, "tflm_cmsis_nn_m4": TFLM_CMSIS, "targets_m4": TARGETS,
+              "mlperf_tiny_v1_3_energy_uj": {"board": MLPERF_ENERGY_BOARD, "uj": MLPERF_ENERGY_UJ,
+                                             "cycles_per_mac": MLPERF_CYCLES_PER_MAC}}
     if before:
         result["before"] = before["rows"]
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
