@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import io
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..codegen.errors import TinyexitError
 from ..codegen.output import write_file
@@ -42,3 +47,32 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return write_file(path, buf.getvalue())
+
+
+PLAIN_EVERY_S = 5.0  # plain progress: at most one line per this many seconds, besides changes of step
+
+
+@contextmanager
+def progress(what: str, total: int) -> Iterator[Callable[..., None]]:
+    """Yields update(done, note=""): a bar on a terminal, plain lines when stdout is a pipe or a file.
+
+    Piped into a CI log, a long command prints "what: 3/7 note (12 s)" when
+    the note changes, at the end, and at most every PLAIN_EVERY_S seconds
+    between, so the log shows it is alive. stderr keeps only the error line.
+    """
+    if sys.stdout.isatty():
+        columns = (TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=Console(), transient=True) as bar:
+            task = bar.add_task(what, total=total)
+            yield lambda done, note="": bar.update(task, completed=done, description=f"{what} {note}".rstrip())
+        return
+    start = time.monotonic()
+    last = {"at": -PLAIN_EVERY_S, "note": None}
+
+    def update(done: int, note: str = "") -> None:
+        now = time.monotonic()
+        if done >= total or note != last["note"] or now - last["at"] >= PLAIN_EVERY_S:
+            print(f"{what}: {done}/{total}{' ' + note if note else ''} ({now - start:.0f} s)", flush=True)
+            last.update(at=now, note=note)
+
+    yield update

@@ -8,13 +8,13 @@ import shutil
 from dataclasses import dataclass
 
 import typer
-from rich.table import Table
 
 from ..codegen.errors import TinyexitError
 from ..firmware_sim.build import TOOLCHAIN_INSTALL, check_toolchain
 from ..firmware_sim.host import compiler
 from ..firmware_sim.qemu import QEMU_INSTALL, plugin_build_dir, plugin_path, qemu_binary
 from .common import console
+from .tables import Column, Table, render, terminal_width
 
 PIP_TRAIN = "pip install 'tinyexit[train]'"
 PIP_TEST = "pip install 'tinyexit[test]'"
@@ -71,9 +71,8 @@ def doctor(
     term = console()
     if build_plugin:
         term.print(f"QEMU plugin: {plugin_path()}")
-    table = Table(title="tinyexit doctor")
-    for col in ("capability", "needs", "found", "to install"):
-        table.add_column(col, overflow="fold")
+    table = Table([Column("capability", wrap=True), Column("needs", wrap=True), Column("found", wrap=True),
+                   Column("to install", detail=True)], title="tinyexit doctor")  # fmt: skip
     for c in checks():
-        table.add_row(c.capability, c.needs, c.found or "[red]missing[/]", "" if c.found else c.install)
-    term.print(table)
+        table.add(c.capability, c.needs, c.found or "MISSING", "" if c.found else c.install)
+    print(render(table, terminal_width()))

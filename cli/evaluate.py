@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import Progress
 
 from ..codegen.errors import TinyexitError
 from ..codegen.options import check_optimize
@@ -17,7 +16,7 @@ from ..evaluation.compare import run_comparison, split_policies
 from ..evaluation.data import check_metric, load_evaluation_data
 from ..evaluation.plot import plot_png
 from ..evaluation.report import check_baseline, report_csv, report_json, report_markdown
-from .common import OptimizeOpt, console
+from .common import OptimizeOpt, console, progress
 
 
 def calibrate(
@@ -71,14 +70,11 @@ def compare(
     old = load_baseline(baseline) if baseline else None
     x, y = load_evaluation_data(data, metric, split, samples)
     term = console()
-    with Progress(console=term, transient=True) as bar:
-        task = bar.add_task("policies", total=len(names))
-
-        def step(policy, done, total):
-            bar.update(task, completed=done, description=f"policy {policy}")
-
-        result = run_comparison(model, x, y, board, names, qemu_samples, verify_qemu, progress=step,
+    with progress("compare", len(names)) as update:
+        result = run_comparison(model, x, y, board, names, qemu_samples, verify_qemu,
+                                progress=lambda policy, done, total: update(done, f"policy {policy}"),
                                 optimize=optimize, data_name=data.name, split=split)
+        update(len(names), "policies done")
     report = report_markdown(result.meta, result.rows)
     write_folder(out, {
         "report.md": report,

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from ..codegen.options import make_options
 from ..codegen.pipeline import compile_graph, generate
 from ..codegen.reader import read_model
 from ..codegen.report import model_summary
 from .common import ExitsOpt, ModelArg, OptimizeOpt, PolicyOpt, console
+from .tables import Column, Table, lines, render, shape, terminal_width
 
 
 def inspect(
@@ -29,29 +29,26 @@ def inspect(
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    out = console()
-    ops = Table(title=f"{graph.source}: ops")
-    for col in ("#", "op", "inputs", "output", "MACs", "weight bytes", "stage"):
-        ops.add_column(col, justify="right" if col in ("#", "MACs", "weight bytes", "stage") else "left")
+    width = terminal_width()
+    ops = Table([Column("#", right=True), Column("op"), Column("inputs", wrap=True), Column("output"),
+                 Column("MACs", right=True), Column("weight bytes", right=True), Column("stage", right=True)],
+                title=f"{graph.source}: ops")  # fmt: skip
     for op in summary["ops"]:
-        ops.add_row(
-            str(op["index"]), op["op"], " ".join(str(s) for s in op["input_shapes"]), str(op["output_shape"]),
-            f"{op['macs']:,}", f"{op['weight_bytes']:,}", "-" if op["stage"] is None else str(op["stage"]),
+        ops.add(
+            op["index"], op["op"], " ".join(shape(s) for s in op["input_shapes"]), shape(op["output_shape"]),
+            f"{op['macs']:,}", f"{op['weight_bytes']:,}", "-" if op["stage"] is None else op["stage"],
         )  # fmt: skip
-    out.print(ops)
-    stages = Table(title="stages (one per exit)")
-    for col in ("stage", "exit", "ops", "MACs", "cumulative MACs", "share of model"):
-        stages.add_column(col, justify="left" if col == "exit" else "right")
+    print(render(ops, width))
+    stages = Table([Column("stage", right=True), Column("exit"), Column("ops", right=True), Column("MACs", right=True),
+                    Column("cumulative MACs", right=True), Column("share of model", right=True)],
+                   title="\nstages (one per exit)")  # fmt: skip
     for s in summary["stages"]:
-        stages.add_row(
-            str(s["index"]), s["exit"], str(len(s["ops"])), f"{s['macs']:,}", f"{s['cumulative_macs']:,}",
-            f"{100 * s['share']:.1f}%",
-        )  # fmt: skip
-    out.print(stages)
-    out.print(
-        f"total: {summary['macs']:,} MACs, {summary['weight_bytes']:,} weight bytes (flash), "
-        f"arena {summary['arena_bytes']:,} bytes; exits: {', '.join(summary['exits'])}"
-    )
+        stages.add(s["index"], s["exit"], len(s["ops"]), f"{s['macs']:,}", f"{s['cumulative_macs']:,}",
+                   f"{100 * s['share']:.1f}%")  # fmt: skip
+    print(render(stages, width))
+    print()
+    print(lines(f"total: {summary['macs']:,} MACs, {summary['weight_bytes']:,} weight bytes (flash), "
+                f"arena {summary['arena_bytes']:,} bytes; exits: {', '.join(summary['exits'])}", width))
 
 
 def generate_cmd(

@@ -1,8 +1,10 @@
 """The `tinyexit` command: one typer app with a module per command group.
 
-Every command turns a TinyexitError into one line on stderr and exit code 2,
-and Ctrl-C into one line and exit code 130; anything else escaping is a bug
-and keeps its traceback.
+Every command turns a TinyexitError, and a usage error (unknown command or
+option, bad value), into one line on stderr and exit code 2, and Ctrl-C into
+one line and exit code 130; anything else escaping is a bug and keeps its
+traceback. --help is plain text: flags without types, a value option with a
+name for its value (`--policy POLICY`).
 """
 
 from __future__ import annotations
@@ -10,12 +12,32 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer 0.2x vendors click
+    from typer._click.exceptions import UsageError
+except ImportError:  # older typer uses click itself
+    from click.exceptions import UsageError
 
 from ..codegen import __version__
-from ..codegen.errors import TinyexitError
+from ..codegen.errors import TinyexitError, did_you_mean
 from . import doctor, evaluate, generate, models, simulate
 
+
+
+class Commands(TyperGroup):
+    """The command group: a misspelled command gets a close match."""
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise UsageError(f"no command '{name}'{did_you_mean(name, self.list_commands(ctx))}", ctx)
+        return super().resolve_command(ctx, args)
+
+
 app = typer.Typer(
+    cls=Commands,
+    rich_markup_mode=None,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -51,12 +73,30 @@ app.command("simulate")(simulate.simulate)
 app.command("doctor")(doctor.doctor)
 
 
+def command():
+    """The click command behind `app`, with a value name for every option that takes one."""
+    group = typer.main.get_command(app)
+    for cmd in [group, *group.commands.values()]:
+        for param in cmd.params:
+            if getattr(param, "is_flag", False) or param.param_type_name != "option":
+                continue
+            if param.metavar is None:
+                param.metavar = param.opts[-1].lstrip("-").upper().replace("-", "_")
+    return group
+
+
 def main() -> None:
     try:
-        app()
+        code = command().main(prog_name="tinyexit", standalone_mode=False)
     except TinyexitError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except UsageError as exc:
+        where = f"tinyexit {exc.ctx.info_name} --help" if exc.ctx and exc.ctx.parent else "tinyexit --help"
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        print(f"error: {message}; see `{where}`", file=sys.stderr)
+        sys.exit(2)
+    except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(code or 0)

@@ -9,8 +9,6 @@ from typing import Optional
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..codegen.boards import list_boards, load_board
 from ..codegen.manifest import load_manifest
@@ -22,7 +20,8 @@ from ..firmware_sim.build import build_firmware
 from ..firmware_sim.qemu import run as run_qemu
 from ..firmware_sim.renode import write_renode_files
 from ..firmware_sim.targets import run_model_file
-from .common import BoardOpt, ExitsOpt, ModelArg, OptimizeOpt, OptOpt, PolicyOpt, console, load_inputs, save_npz
+from .common import BoardOpt, ExitsOpt, ModelArg, OptimizeOpt, OptOpt, PolicyOpt, console, load_inputs, progress, save_npz
+from .tables import Column, Table, lines, render, terminal_width
 
 
 def _kib(n: int) -> str:
@@ -30,51 +29,30 @@ def _kib(n: int) -> str:
 
 
 def boards() -> None:
-    """List the boards: core, clock, flash and RAM, supply and currents, the QEMU machine and Renode platform."""
-    table = Table(title="boards (boards/*.toml; add a file to add a board)")
-    for col in ("board", "MCU", "core", "clock", "flash", "RAM", "supply, run, sleep (typ.)", "QEMU machine",
-                "Renode platform"):
-        table.add_column(col, justify="right" if col in ("clock", "flash", "RAM") else "left")
+    """List the boards: core, clock, flash and RAM, the QEMU machine and Renode platform."""
+    table = Table([Column("board"), Column("MCU"), Column("core"), Column("clock", right=True),
+                   Column("flash", right=True), Column("RAM", right=True), Column("supply, run, sleep (typ.)", detail=True),
+                   Column("QEMU machine", detail=True),
+                   Column("Renode platform", detail=True, wrap=True)],
+                  title="boards (boards/*.toml; add a file to add a board)")  # fmt: skip
     for b in list_boards():
-        table.add_row(
+        table.add(
             b.name, b.mcu, b.core, f"{b.clock_hz / 1e6:g} MHz", _kib(b.flash.size), _kib(b.ram.size), _power(b),
             b.qemu_machine, b.renode_platform or f"generated {b.name}.repl",
         )  # fmt: skip
-    console().print(table)
-
-
-def _power(b) -> str:
-    p = b.power
-    return "-" if p is None else f"{p.supply_v:g} V, {p.run_ma:g} mA, {p.sleep_ua:g} uA"
-
-
-def _uj(board, cycles) -> str:
-    """Estimated energy in uJ as text, '-' when the board file has no [power]."""
-    energy = board.energy_uj(cycles)
-    return "-" if energy is None else f"{energy:,.2f}"
-
-
-def _energy_note(b) -> str:
-    if b.power is None:
-        return f"no energy estimate: {b.path} has no [power] table (supply_v, run_ma, sleep_ua, source)"
-    p = b.power
-    return (
-        f"time and energy are estimates: cycles_est at {b.clock_hz / 1e6:g} MHz x {p.supply_v:g} V x {p.run_ma:g} mA "
-        f"typical run current ({p.source}); flash wait states, peripherals and caches are left out"
-    )
+    print(render(table, terminal_width()))
 
 
 def _usage_table(results, title: str) -> Table:
-    table = Table(title=title)
-    for col in ("region", "used", "limit", "use", "of which"):
-        table.add_column(col, justify="left" if col in ("region", "of which") else "right")
+    table = Table([Column("region"), Column("used", right=True), Column("limit", right=True), Column("use", right=True),
+                   Column("of which", wrap=True)], title=title)  # fmt: skip
     b = results.board
     s = results.sections
-    table.add_row(
+    table.add(
         "flash", f"{results.flash_used:,}", f"{results.flash_limit:,}", f"{100 * results.flash_used / results.flash_limit:.1f}%",
         f"code {s.get('.text', 0):,}, read-only data {s.get('.rodata', 0):,}, .data {s.get('.data', 0):,}",
     )  # fmt: skip
-    table.add_row(
+    table.add(
         "RAM", f"{results.ram_used:,}", f"{results.ram_limit:,}", f"{100 * results.ram_used / results.ram_limit:.1f}%",
         f".data+.bss {s.get('.data', 0) + s.get('.bss', 0):,}, heap {b.heap_bytes:,}, stack {b.stack_bytes:,}",
     )  # fmt: skip
@@ -111,7 +89,7 @@ def build(
             shutil.rmtree(work)
     out = Path(out)
     term = console()
-    term.print(_usage_table(qemu_elf, f"{lib.prefix} on {b.name} ({b.mcu}), {opt}"))
+    print(render(_usage_table(qemu_elf, f"{lib.prefix} on {b.name} ({b.mcu}), {opt}"), terminal_width()))
     term.print(f"QEMU firmware   {out / qemu_elf.elf.name}  (semihosting; `tinyexit simulate` runs it)")
     term.print(f"Renode firmware {out / board_elf.elf.name}  ({len(x)} sample{'s' if len(x) != 1 else ''} compiled in, results on the UART)")
     term.print(f"Renode scripts  {out / files.resc.name}, {out / files.robot.name}, {out / files.repl.name}")
@@ -147,13 +125,9 @@ def simulate(
             source = f"{samples} random int8 samples (seed 0)"
         n = len(x)
         built = build_firmware(lib.out_dir, b, tmp, opt=opt)
-        with Progress(
-            TextColumn(f"[bold]QEMU {b.qemu_machine}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=term, transient=True,
-        ) as bar:  # fmt: skip
-            task = bar.add_task("samples", total=n)
+        with progress(f"QEMU {b.qemu_machine}", n) as update:
             res = run_qemu(built, b, x, manifest, timeout=timeout, profile=profile > 0,
-                      progress=lambda done, total: bar.update(task, completed=done))  # fmt: skip
+                           progress=lambda done, total: update(done, "samples"))  # fmt: skip
         stage_cost = _stage_costs(res)
         if np.any(np.isnan(stage_cost[:, 0])):
             # Some stage never ran under this policy: measure every stage once with policy none.
@@ -165,64 +139,88 @@ def simulate(
 
     exit_names = [e["name"] for e in manifest["exits"]]
     full = stage_cost[:, 0].sum()
-    table = Table(title=f"{lib.prefix} on {b.name} ({b.core}, {b.clock_hz / 1e6:g} MHz), {opt}, policy {policy}")
-    for col in ("stage", "exit", "samples", "MACs", "instructions", "cycles_est", "ms @ clock", "uJ (est.)",
-                "share of model", "cumulative"):
-        table.add_column(col, justify="left" if col == "exit" else "right")
+    width = terminal_width()
+    table = Table([Column("stage", right=True), Column("exit"), Column("samples", right=True),
+                   Column("MACs", right=True), Column("instructions", right=True), Column("cycles_est", right=True),
+                   Column("ms @ clock", right=True), Column("uJ (est.)", right=True), Column("share of model", right=True),
+                   Column("cum. share", right=True, detail=True)],
+                  title=f"{lib.prefix} on {b.name} ({b.core}, {b.clock_hz / 1e6:g} MHz), {opt}, policy {policy}")  # fmt: skip
     cum = 0.0
     reached = (res.stage_instructions > 0).sum(axis=0)
     for k, st in enumerate(manifest["stages"]):
         instr, cyc = stage_cost[k]
         cum += instr
-        table.add_row(
-            str(k), exit_names[k] if k < len(exit_names) else "-", f"{reached[k]}/{n}", f"{st['macs']:,}",
+        table.add(
+            k, exit_names[k] if k < len(exit_names) else "-", f"{reached[k]}/{n}", f"{st['macs']:,}",
             f"{instr:,.0f}", f"{cyc:,.0f}", f"{b.time_ms(cyc):.3f}", _uj(b, cyc), f"{100 * instr / full:.1f}%",
             f"{100 * cum / full:.1f}%",
         )  # fmt: skip
     if not reached.all():
         table.caption = "stages no sample reached (0/N) were measured on one sample with policy none"
-    term.print(table)
+    print(render(table, width))
 
     per_sample = res.stage_instructions.sum(axis=1)
     per_cycles = res.cycles_est.sum(axis=1)
-    samples_table = Table(title=f"per sample ({source})")
-    for col in ("sample", "exit taken", "label", "instructions", "cycles_est", "ms @ clock", "uJ (est.)"):
-        samples_table.add_column(col, justify="left" if col == "exit taken" else "right")
+    samples_table = Table([Column("sample", right=True), Column("exit taken"), Column("label", right=True),
+                           Column("instructions", right=True), Column("cycles_est", right=True),
+                           Column("ms @ clock", right=True), Column("uJ (est.)", right=True)],
+                          title=f"\nper sample ({source})")  # fmt: skip
     for i in range(min(n, show)):
         k = int(res.exit_taken[i])
-        samples_table.add_row(
-            str(i), f"{k} ({exit_names[k]})", str(int(res.labels[i])), f"{per_sample[i]:,}", f"{per_cycles[i]:,.0f}",
+        samples_table.add(
+            i, f"{k} ({exit_names[k]})", int(res.labels[i]), f"{per_sample[i]:,}", f"{per_cycles[i]:,.0f}",
             f"{b.time_ms(per_cycles[i]):.3f}", _uj(b, per_cycles[i]),
         )  # fmt: skip
     if n > show:
         samples_table.caption = f"first {show} of {n} samples (--show N for more)"
-    term.print(samples_table)
+    print(render(samples_table, width))
     counts = np.bincount(res.exit_taken.astype(np.int64), minlength=len(exit_names))
     shares = ", ".join(f"{name} {c} ({100 * c / n:.0f}%)" for name, c in zip(exit_names, counts))
-    term.print(f"exits taken: {shares}")
-    term.print(
+    print(lines(f"exits taken: {shares}", width))
+    print(lines(
         f"mean per sample: {per_sample.mean():,.0f} instructions, {per_cycles.mean():,.0f} cycles_est "
         f"({b.time_ms(per_cycles.mean()):.3f} ms at {b.clock_hz / 1e6:g} MHz, {_uj(b, per_cycles.mean())} uJ; "
-        f"estimates); full model {full:,.0f} instructions ({100 * per_sample.mean() / full:.1f}% of it)"
-    )
+        f"estimates); full model {full:,.0f} instructions ({100 * per_sample.mean() / full:.1f}% of it)", width))  # fmt: skip
     if profile > 0:
         flat = res.extra["profile"]
         whole = sum(int(v[cycles.INDEX["insn"]]) for v in flat.values())
-        prof = Table(title=f"functions, whole run of {n} samples (harness and stdio included)")
-        for col in ("function", "instructions", "share", "cycles_est", "loads+stores", "MACs (mul/mac)", "DSP"):
-            prof.add_column(col, justify="left" if col == "function" else "right")
+        prof = Table([Column("function"), Column("instructions", right=True), Column("share", right=True),
+                      Column("cycles_est", right=True), Column("loads+stores", right=True, detail=True),
+                      Column("MACs (mul/mac)", right=True, detail=True), Column("DSP", right=True, detail=True)],
+                     title=f"\nfunctions, whole run of {n} samples (harness and stdio included)")  # fmt: skip
         ci = cycles.INDEX
         for fname, v in list(flat.items())[:profile]:
-            prof.add_row(
+            prof.add(
                 fname, f"{v[ci['insn']]:,}", f"{100 * v[ci['insn']] / whole:.1f}%",
                 f"{cycles.estimate(v, res.model):,.0f}", f"{v[ci['load']] + v[ci['store']] + v[ci['lsm']]:,}",
                 f"{v[ci['mul']] + v[ci['mac']] + v[ci['mac_long']]:,}", f"{v[ci['dsp']]:,}",
             )  # fmt: skip
-        term.print(prof)
-    term.print(f"[dim]instructions are exact (QEMU, tx_count plugin). {res.estimate_note}.[/]")
-    term.print(f"[dim]{_energy_note(b)}[/]")
+        print(render(prof, width))
+    print(lines(f"instructions are exact (QEMU, tx_count plugin). {res.estimate_note}.", width))
+    print(lines(_energy_note(b), width))
     if out is not None:
         term.print(f"wrote {save_npz(out, res.to_arrays())}")
+
+
+def _uj(board, cycles) -> str:
+    """Estimated energy in uJ as text, '-' when the board file has no [power]."""
+    energy = board.energy_uj(cycles)
+    return "-" if energy is None else f"{energy:,.2f}"
+
+
+def _power(b) -> str:
+    p = b.power
+    return "-" if p is None else f"{p.supply_v:g} V, {p.run_ma:g} mA, {p.sleep_ua:g} uA"
+
+
+def _energy_note(b) -> str:
+    if b.power is None:
+        return f"no energy estimate: {b.path} has no [power] table (supply_v, run_ma, sleep_ua, source)"
+    p = b.power
+    return (
+        f"time and energy are estimates: cycles_est at {b.clock_hz / 1e6:g} MHz x {p.supply_v:g} V x {p.run_ma:g} mA "
+        f"typical run current ({p.source}); flash wait states, peripherals and caches are left out"
+    )
 
 
 def _stage_costs(res) -> np.ndarray:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import TinyexitError
+from .errors import TinyexitError, did_you_mean
 from .paths import BOARDS_DIR
 
 try:
@@ -161,7 +161,8 @@ def load_board(name: str | Path) -> Board:
         path = next((d / f"{text}.toml" for d in boards_dirs() if (d / f"{text}.toml").is_file()), None)
         if path is None:
             known = ", ".join(board_names()) or "(none)"
-            raise TinyexitError(f"unknown board '{text}'; known boards: {known} (or pass a path to a .toml file)")
+            raise TinyexitError(f"unknown board '{text}'{did_you_mean(text, board_names())}; known boards: {known} "
+                                "(or pass a path to a .toml file)")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,12 +147,20 @@ def add_savings(rows: list[PolicyRow]) -> None:
             r.saving_vs_none = 1.0 - r.mean_instructions / base.mean_instructions
 
 
+_SEPARATOR = re.compile(r",\s*(?=[A-Za-z])")  # a comma before a policy name, where ';' belongs
+
+
 def split_policies(text: str) -> list[str]:
     """'none; confidence:0.9' -> ['none', 'confidence:0.9'], refusing empty or repeated entries."""
     items = [p.strip() for p in text.split(";")]
     if not text.strip() or any(not p for p in items):
         raise TinyexitError(
             f"--policies '{text}' has an empty entry; separate policies with ';', e.g. \"none; confidence:0.9\""
+        )
+    if _SEPARATOR.search(text):
+        raise TinyexitError(
+            f"--policies '{text}': separate policies with ';', not ',' (a comma separates per-exit "
+            f"thresholds, as in confidence:0.95,0.8), e.g. \"{_SEPARATOR.sub('; ', text.strip())}\""
         )
     repeated = sorted({p for p in items if items.count(p) > 1})
     if repeated:

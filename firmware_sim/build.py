@@ -226,7 +226,8 @@ def build_firmware(
             where = f"QEMU {board.qemu_machine}'s" if memory_map == "qemu" else f"{board.name}'s"
             raise TinyexitError(
                 f"{manifest['prefix']} does not fit {where} {region}: {region} overflowed by {by:,} bytes; "
-                f"use a board with more {region}, or a smaller model"
+                + (_flash_advice(manifest.get("optimize", "speed")) if region == "FLASH"
+                   else f"use a board with more {region}, or a smaller model")
             )
         raise TinyexitError(f"linking for {board.name} failed: {_first_error(proc.stderr)}")
 
@@ -252,17 +253,25 @@ def build_firmware(
         symbols=symbols,
         command=tuple(link),
     )
-    check_fit(result, manifest["prefix"])
+    check_fit(result, manifest["prefix"], manifest.get("optimize", "speed"))
     return result
 
 
-def check_fit(result: BuildResult, prefix: str) -> None:
+def _flash_advice(optimize: str) -> str:
+    """What to do when the image does not fit flash: --optimize size first, if it is not in use."""
+    if optimize != "size":
+        return "generate with --optimize size (int8 weights, about half the weight flash), use a board with more " \
+               "flash, or a smaller model"
+    return "use a board with more flash or a smaller model"
+
+
+def check_fit(result: BuildResult, prefix: str, optimize: str = "speed") -> None:
     """Fail with one line when the image does not fit the real part."""
     b = result.board
     if result.flash_used > result.flash_limit:
         raise TinyexitError(
             f"{prefix} does not fit {b.name}: FLASH overflowed by {result.flash_used - result.flash_limit:,} bytes "
-            f"(needs {result.flash_used:,} of {result.flash_limit:,}); use a board with more flash or a smaller model"
+            f"(needs {result.flash_used:,} of {result.flash_limit:,}); {_flash_advice(optimize)}"
         )
     if result.ram_used > result.ram_limit:
         raise TinyexitError(

@@ -573,7 +573,7 @@ def test_simulate_and_build_commands(tmp_path):
     assert "uJ (est.)" in result.output and "time and energy are estimates" in result.output
     result = runner.invoke(app, ["build", str(model), "--board", M7, "-o", str(tmp_path / "fw")], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert re.search(r"flash\s+│\s+[\d,]+\s+│\s+1,048,576", result.output)
+    assert re.search(r"flash\s+[\d,]+\s+1,048,576", result.output)
     names = {p.name for p in (tmp_path / "fw").iterdir()}
     assert {"ee_three_exits-nucleo-f746zg-qemu.elf", "ee_three_exits-nucleo-f746zg-board.elf", "nucleo-f746zg.repl",
             "ee_three_exits-nucleo-f746zg-board.resc", "ee_three_exits-nucleo-f746zg-board.robot", "lib",
