@@ -158,3 +158,24 @@ def test_non_finite_float_inputs_are_refused(tmp_path):
     proc = tinyexit("run", fixture_path("ee_dscnn"), "--inputs", tmp_path / "x.npy", "-o", tmp_path / "r.npz")
     assert_clean_failure(proc, "2 values are NaN or infinite (first in sample 1)", "pass finite samples")
     assert not (tmp_path / "r.npz").exists()
+
+
+START_UP_INTERRUPTED = """
+import importlib.abc, os, signal, sys
+
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "tinyexit.codegen.pipeline":  # halfway through loading tinyexit
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["tinyexit", "boards"]
+from tinyexit.cli.main import main
+main()
+"""
+
+
+def test_ctrl_c_during_start_up_is_one_line_not_a_traceback():
+    proc = subprocess.run([sys.executable, "-c", START_UP_INTERRUPTED], capture_output=True, text=True)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "interrupted\n", "")

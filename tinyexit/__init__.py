@@ -15,8 +15,14 @@ Imports go one way: cli and this API -> modelmaking, evaluation ->
 firmware_sim -> codegen (docs/architecture.md).
 """
 
-from .api import compare, generate, run
-from .codegen import __version__
-from .codegen.errors import TinyexitError
+import sys
+
+try:
+    from .api import compare, generate, run
+    from .codegen import __version__
+    from .codegen.errors import TinyexitError
+except KeyboardInterrupt:  # Ctrl-C while Python loads tinyexit (the command's start-up): one line, exit 130
+    print("interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 __all__ = ["TinyexitError", "__version__", "compare", "generate", "run"]
