@@ -219,7 +219,7 @@ def render_library(graph: Graph, prefix: str, options: Options) -> dict[str, str
         f"{prefix}_weights.c": env.get_template("library/weights.c.j2").render(ctx),
         "tx_common.h": specialize_common((TEMPLATES_DIR / "kernels" / "tx_common.h").read_text(), options.optimize),
     }
-    for kernel in ctx["kernels"]:
+    for kernel in ctx["kernels"] + list(graph.policy.kernels):  # the decisions' helpers: tx_policy
         for ext in ("h", "c"):
             files[f"tx_{kernel}.{ext}"] = (TEMPLATES_DIR / "kernels" / f"tx_{kernel}.{ext}").read_text()
     files["manifest.json"] = json.dumps(build_manifest(graph, ctx, list(files)), indent=2, sort_keys=True) + "\n"

@@ -1,5 +1,6 @@
 """Helpers for the exit-policy tests: render decide.c.j2, build it with
-tests/policy_harness.c, feed it int8 logits, and make adversarial logits."""
+tests/policy_harness.c and the hand-written templates/kernels/tx_policy.c,
+feed it int8 logits, and make adversarial logits."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import struct
 import subprocess
 from pathlib import Path
 
+import jinja2
 import numpy as np
 
 from tinyexit.codegen.emitter import template_env
+from tinyexit.codegen.paths import TEMPLATES_DIR
 from tinyexit.codegen.policies.spec import LoweredPolicy
 
 HERE = Path(__file__).resolve().parent
@@ -18,19 +21,29 @@ CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
 PREFIX = "tp"
 
 
-def render_decide(policy: LoweredPolicy, prefix: str = PREFIX) -> str:
-    return template_env().get_template("library/decide.c.j2").render(
+KERNELS = TEMPLATES_DIR / "kernels"
+
+
+def render_decide(policy: LoweredPolicy, prefix: str = PREFIX, env: jinja2.Environment | None = None) -> str:
+    env = template_env() if env is None else env
+    return env.get_template("library/decide.c.j2").render(
         prefix=prefix, PREFIX=prefix.upper(), policy=policy, num_stages=policy.num_exits
     )
 
 
-def build(policy: LoweredPolicy, folder: Path) -> Path:
-    """Compile the harness with the rendered decide.c; returns the executable."""
+def build(policy: LoweredPolicy, folder: Path, env: jinja2.Environment | None = None) -> Path:
+    """Compile the harness with the rendered decide.c and the policy's kernels
+    (tx_policy.c); returns the executable."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "decide.c").write_text(render_decide(policy))
+    (folder / "decide.c").write_text(render_decide(policy, env=env))
     shutil.copy(HERE / "policy_harness.c", folder / "policy_harness.c")
+    sources = ["policy_harness.c"]
+    for kernel in policy.kernels:
+        for ext in ("h", "c"):
+            shutil.copy(KERNELS / f"tx_{kernel}.{ext}", folder / f"tx_{kernel}.{ext}")
+        sources.append(f"tx_{kernel}.c")
     exe = folder / "harness"
-    proc = subprocess.run(["gcc", *CFLAGS, "policy_harness.c", "-o", str(exe)], cwd=folder,
+    proc = subprocess.run(["gcc", *CFLAGS, *sources, "-o", str(exe)], cwd=folder,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return exe

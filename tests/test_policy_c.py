@@ -15,7 +15,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from policy_support import CFLAGS, adversarial_logits, build, render_decide, run
+from policy_support import CFLAGS, KERNELS, adversarial_logits, build, render_decide, run
 
 from tinyexit.codegen.policies.lowering import lower_policy
 from tinyexit.codegen.policies.spec import ExitLogits, parse_policy
@@ -182,18 +182,22 @@ def test_cross_compiles_warning_free_without_float_or_division(cpu, tmp_path):
         pytest.skip("arm-none-eabi-gcc is not on PATH; `make install` installs it")
     exits = grid_exits()
     names = [e.name for e in exits]
-    for j, spec in enumerate(["none", "exit:1", "confidence:0.9", "margin:2.5", "entropy:0.4", "patience:3",
-                              "difference:0.2", "temporal-patience:2"]):
-        body = render_decide(lower_policy(parse_policy(spec, names), exits))
-        source = tmp_path / f"d{j}.c"
-        source.write_text(
-            "#include <stdint.h>\nint tp_decide(int k);\nint tp_label(int k);\nvoid tp_reset(void);\n"
-            "extern const int8_t logits[16][16];\n"
-            "static inline const int8_t *exit_logits(int k) { return logits[k]; }\n" + body
-        )
+    specs = ["none", "exit:1", "confidence:0.9", "margin:2.5", "entropy:0.4", "patience:3", "difference:0.2",
+             "temporal-patience:2"]
+    for j, spec in enumerate(specs + ["tx_policy.c"]):
+        if spec == "tx_policy.c":  # the hand-written helpers every decision calls
+            source = KERNELS / "tx_policy.c"
+        else:
+            body = render_decide(lower_policy(parse_policy(spec, names), exits))
+            source = tmp_path / f"d{j}.c"
+            source.write_text(
+                "#include <stdint.h>\nint tp_decide(int k);\nint tp_label(int k);\nvoid tp_reset(void);\n"
+                "extern const int8_t logits[16][16];\n"
+                "static inline const int8_t *exit_logits(int k) { return logits[k]; }\n" + body
+            )
         obj = tmp_path / f"d{j}.o"
-        proc = subprocess.run([cc, f"-mcpu={cpu}", "-mthumb", "-mfloat-abi=soft", *CFLAGS, "-c", str(source),
-                               "-o", str(obj)], capture_output=True, text=True)
+        proc = subprocess.run([cc, f"-mcpu={cpu}", "-mthumb", "-mfloat-abi=soft", *CFLAGS, "-I", str(KERNELS),
+                               "-c", str(source), "-o", str(obj)], capture_output=True, text=True)
         assert proc.returncode == 0, f"{spec}: {proc.stderr}"
         nm = subprocess.run(["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True).stdout
         undefined = [line.split()[-1] for line in nm.splitlines() if line.strip()]

@@ -1,7 +1,8 @@
 """Pass: lower the exit policy against the staged exits.
 
 Parses the policy string against the exits in stage order and stores the
-integer form (codegen/policies/lowering.py) in `graph.policy`.
+integer form (codegen/policies/lowering.py, which hands each step to the
+policy's kind module under codegen/policies/kinds/) in `graph.policy`.
 """
 
 from __future__ import annotations

@@ -38,11 +38,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import TinyexitError
+from .data import ExitLogits, as_int8_batch, format_threshold
 from .lowering import lower_exit, lower_policy
 from .reference import integer_stats, integer_stops, run_integer
-from .spec import ExitLogits, as_int8_batch, format_threshold, parse_policy
+from .registry import threshold_kinds, threshold_rule
+from .spec import parse_policy
 
-KINDS = ("confidence", "margin", "entropy")
+KINDS = threshold_kinds()  # the kinds with a per-exit threshold
 METHODS = ("empirical", "crc", "ltt")
 
 
@@ -167,35 +169,14 @@ def admissible_prefix(losses: np.ndarray, n: int, eps: float, method: str, delta
 # candidates and device decisions
 
 
-def _steps(top: float, most: int = 1024) -> float:
-    """The smallest round step (1, 2 or 5 times a power of ten) giving at most `most` points up to `top`."""
-    for exponent in range(-4, 6):
-        for m in (1, 2, 5):
-            step = m * 10.0**exponent
-            if top / step <= most:
-                return step
-    return top / most
-
-
 def candidate_thresholds(kind: str, exits: list[ExitLogits]) -> list[float]:
-    """A fixed grid of round thresholds from strictest to loosest.
+    """A fixed grid of round thresholds from strictest to loosest (the kind's ThresholdRule.candidates).
 
     It depends only on the exits' scales and class counts, never on the data,
     as fixed-sequence testing requires.
     """
-    if kind == "confidence":
-        grid = [1.0] + [1 - 10.0 ** (-j / 4) for j in range(24, 8, -1)] + [k / 1000 for k in range(995, 0, -5)]
-    else:
-        if kind == "margin":
-            top = max(e.scale for e in exits) * 256  # beyond every possible int8 gap
-        else:
-            top = math.log(max(e.num_classes for e in exits))  # the largest possible entropy
-        step = _steps(top)
-        grid = [i * step for i in range(int(math.ceil(top / step)) + 1)]
-        if kind == "margin":
-            grid.reverse()
     values, seen = [], set()
-    for x in grid:
+    for x in threshold_rule(kind).candidates(exits):
         v = float(f"{x:.6g}")
         if v not in seen:
             seen.add(v)
@@ -207,12 +188,13 @@ def device_exits(kind: str, exits: list[ExitLogits], batches: list[np.ndarray], 
     """Yield, for each threshold in order, the exit every sample takes as the C decides."""
     last = len(exits) - 1
     n = len(batches[0])
-    stats = {k: integer_stats(lower_exit(k, exits[k], kind, thresholds[0]), batches[k]) for k in range(last)}
+    lower = threshold_rule(kind).lower
+    stats = {k: integer_stats(lower(k, exits[k], thresholds[0]), batches[k]) for k in range(last)}
     for t in thresholds:
         taken = np.full(n, last, dtype=np.int64)
         undecided = np.ones(n, dtype=bool)
         for k in range(last):
-            stop = integer_stops(lower_exit(k, exits[k], kind, t), stats[k]) & undecided
+            stop = integer_stops(lower(k, exits[k], t), stats[k]) & undecided
             taken[stop] = k
             undecided &= ~stop
         yield taken
