@@ -1,4 +1,4 @@
-"""`tinyexit data`, `augment` and `zoo`: offline data sets and early-exit models (TensorFlow)."""
+"""`tinyexit data`, `augment`, `zoo` and `search`: offline data sets and early-exit models (TensorFlow)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 from ..modelmaking.augment import augment as augment_model
 from ..modelmaking.augment import train_zoo
 from ..modelmaking.datasets import load_npz, make_dataset
+from ..modelmaking.search import search as search_model
 from .common import console
 
 
@@ -61,3 +62,26 @@ def zoo(
     """Train a model-zoo early-exit network on your data and convert it to int8."""
     report = train_zoo(name, data_path, out, epochs=epochs, batch_size=batch_size, early_view=early_view, seed=seed)
     print(report.table())
+
+
+def search(
+    backbone: Path = typer.Argument(..., help="Trained Keras model: .keras, .h5 or SavedModel folder"),
+    data_path: Path = typer.Option(..., "--data", help=".npz with x and y (x_test, y_test: the test split)"),
+    board: str = typer.Option(..., "--board", "-b", help="Board whose core QEMU simulates (costs per op)"),
+    max_drop: float = typer.Option(..., "--max-drop", help="Largest accuracy loss against the backbone, e.g. 0.01"),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder for model.tflite, policy.txt, report.md/.json, pareto.png"),
+    max_exits: int = typer.Option(3, "--max-exits", help="Most early exits in a subset"),
+    candidates: str = typer.Option("auto", "--candidates", help="auto (block boundaries) or layer names L1,L2,..."),
+    method: str = typer.Option("ltt", "--method", help="ltt (Learn-then-Test), crc or empirical"),
+    delta: float = typer.Option(0.1, "--delta", help="ltt: the budget holds with probability 1 - delta"),
+    epochs: int = typer.Option(10, "--epochs", help="Epochs of head training (and of joint fine-tuning)"),
+    train: str = typer.Option("heads", "--train", help="heads (backbone unchanged) or joint (fine-tune all)"),
+    policy: str = typer.Option("confidence", "--policy", help="Threshold rule: confidence, margin or entropy"),
+    qemu_samples: int = typer.Option(8, "--qemu-samples", help="Samples profiled in QEMU"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Find the exits and per-exit thresholds with the fewest instructions within an accuracy budget."""
+    report = search_model(backbone, data_path, board, max_drop, out, max_exits=max_exits, candidates=candidates,
+                          method=method, delta=delta, epochs=epochs, train=train, policy_kind=policy,
+                          qemu_samples=qemu_samples, seed=seed)
+    print(report.markdown())

@@ -41,9 +41,31 @@ TRAIN_MODES = ("joint", "heads")
 
 def _tf():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" not in sys.modules:
+        # TensorFlow's C++ libraries print start-up notices (oneDNN, absl) to fd 2 as they load,
+        # whatever TF_CPP_MIN_LOG_LEVEL says; keep them out of our one-line errors.
+        with _quiet_stderr():
+            import keras  # noqa: F401
+            import tensorflow as tf
     import tensorflow as tf
 
     return tf
+
+
+class _quiet_stderr:
+    """Send file descriptor 2 to /dev/null inside the block (Python exceptions still surface)."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        return False
 
 
 def _stderr(line: str) -> None:

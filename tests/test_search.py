@@ -1,0 +1,174 @@
+"""tinyexit search: candidates, heads on cached features, one profile, per-exit calibration of every subset."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinyexit.codegen.options import Options
+from tinyexit.codegen.pipeline import generate
+from tinyexit.codegen.policies.calibrate import binomial_cdf, exit_grid, grid_size_for, hb_p_value, threshold_policy
+from tinyexit.codegen.policies.lowering import lower_policy
+from tinyexit.codegen.policies.reference import run_integer
+from tinyexit.codegen.policies.spec import parse_policy
+from tinyexit.codegen.reader import read_model
+from tinyexit.firmware_sim.qemu import run_library
+
+pytest.importorskip("tensorflow")
+from tinyexit.modelmaking import search  # noqa: E402
+
+BOARD = "nucleo-l4r5zi"
+EPS, DELTA = 0.1, 0.1
+
+
+def tiny_backbone():
+    import keras
+
+    x = keras.Input((16, 16, 1), name="x")
+    h = keras.layers.Conv2D(8, 3, padding="same", name="c1")(x)
+    h = keras.layers.ReLU(name="b1")(h)
+    h = keras.layers.Conv2D(16, 3, strides=2, padding="same", name="c2")(h)
+    h = keras.layers.BatchNormalization(name="bn2")(h)
+    h = keras.layers.ReLU(name="b2")(h)
+    h = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="b3")(h)
+    h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
+    return keras.Model(x, keras.layers.Dense(10, activation="softmax", name="classifier")(h), name="tinydigits")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """scikit-learn's 1797 real 8x8 digits, padded to 16x16, and a backbone trained on them (a few seconds)."""
+    import keras
+    from sklearn.datasets import load_digits
+
+    folder = tmp_path_factory.mktemp("search")
+    digits = load_digits()
+    x = np.pad((digits.images / 16.0).astype(np.float32)[..., None], ((0, 0), (4, 4), (4, 4), (0, 0)))
+    y = digits.target.astype(np.int64)
+    keras.utils.set_random_seed(0)
+    model = tiny_backbone()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x[:1000], y[:1000], epochs=12, batch_size=32, verbose=0)
+    model.save(folder / "tiny.keras")
+    np.savez(folder / "digits.npz", x=x, y=y)
+    return folder
+
+
+def test_search_end_to_end(trained, tmp_path):
+    """One search (about 40 s on a loaded machine), checked three ways below."""
+    lines: list[str] = []
+    report = search.search(trained / "tiny.keras", trained / "digits.npz", BOARD, EPS, trained / "out", max_exits=2,
+                           method="ltt", delta=DELTA, correction="bonferroni", epochs=10, qemu_samples=4,
+                           log=lines.append)
+    check_search_picks_the_subset_a_brute_force_evaluation_picks(report)
+    check_outputs_and_report_fields(report, lines)
+    check_the_summed_cost_is_what_qemu_measures_on_the_written_model(report, trained, tmp_path)
+
+
+def test_candidates_are_the_block_boundaries():
+    assert search.find_candidates(tiny_backbone()) == ["b1", "b2", "b3"]  # not c2 / bn2 (per-element runs)
+
+
+def check_search_picks_the_subset_a_brute_force_evaluation_picks(report):
+    """Every subset, every per-exit configuration, evaluated through the policy strings and the
+    integer reference run, tested at delta / (subsets x configurations): the cheapest passing one."""
+    it = report.internals
+    logits, exits, y, ref, splits, costs = (it[k] for k in ("logits", "exits", "labels", "reference", "splits", "costs"))
+    count = len(logits) - 1
+    subsets = [s for m in (1, 2) for s in itertools.combinations(range(count), m)]
+    n_cal = len(splits.cal)
+    cdf = binomial_cdf(n_cal, EPS)
+    best = None
+    for subset in subsets:
+        chain = list(subset) + [count]
+        sub_exits = [exits[i] for i in chain]
+        names = [e.name for e in sub_exits]
+        grids = [exit_grid("confidence", sub_exits[k], grid_size_for(len(subset), 2000)) for k in range(len(subset))]
+        configs = list(itertools.product(*grids))
+        cum = costs.exits(subset)
+        for order, thresholds in enumerate(configs):
+            policy = threshold_policy("confidence", thresholds)
+            lowered = lower_policy(parse_policy(policy, names), sub_exits)
+            runs = {part: run_integer(lowered, [logits[i][rows] for i in chain])
+                    for part, rows in (("cal", splits.cal), ("val", splits.val))}
+            cal_loss = int(np.sum((runs["cal"].labels != y[splits.cal]) & (ref[splits.cal] == y[splits.cal])))
+            if hb_p_value(cal_loss, n_cal, EPS, cdf) > DELTA / len(subsets) / len(configs):
+                continue
+            cost = float(cum[runs["val"].exit_taken].mean())
+            key = (cost, len(subset), cal_loss)
+            if cost < costs.backbone and (best is None or key < best[0]):
+                best = (key, [it["names"][i] for i in subset], policy)
+    assert best is not None
+    assert report.chosen["exits"] == best[1]
+    assert report.chosen["policy"] == best[2]
+    assert report.chosen["expected_instructions"] == pytest.approx(best[0][0])
+
+
+def check_outputs_and_report_fields(report, lines):
+    out = report.out
+    for name in ("model.tflite", "policy.txt", "report.md", "report.json", "pareto.png"):
+        assert (out / name).stat().st_size > 0, name
+    graph = read_model(out / "model.tflite")
+    names = [e.name for e in graph.exits]
+    assert names == [f"exit{i}" for i in range(len(report.chosen["exits"]))] + ["final"]
+    policy = (out / "policy.txt").read_text().strip()
+    assert parse_policy(policy, names).text == policy  # accepted as is by generate, run, compare
+    data = json.loads((out / "report.json").read_text())
+    for key in ("candidates", "chosen", "expected_saving", "test_accuracy", "test_accuracy_backbone"):
+        assert key in data
+    assert [c["layer"] for c in data["candidates"]] == ["b1", "b2", "b3"]
+    for c in data["candidates"]:
+        assert {"layer", "macs_share", "instructions_share", "accuracy"} <= set(c)
+        assert 0 < c["macs_share"] <= 1 and 0 < c["instructions_share"] <= 1
+    assert data["chosen"]["exits"] and data["chosen"]["policy"] == policy
+    assert 0 < data["expected_saving"] < 1
+    assert data["test_accuracy_backbone"] - data["test_accuracy"] <= EPS
+    assert any(line.startswith("search: profiling") for line in lines)  # progress is visible
+
+
+def check_the_summed_cost_is_what_qemu_measures_on_the_written_model(report, trained, tmp_path):
+    """The subset's cost comes from sums over the all-heads profile; the written model, run
+    in QEMU with every stage, costs the same to within 0.2% per exit."""
+    costs, names = report.internals["costs"], report.internals["names"]
+    subset = tuple(names.index(n) for n in report.chosen["exits"])
+    lib = generate(report.out / "model.tflite", tmp_path / "lib", options=Options(policy="none"))
+    x = np.load(trained / "digits.npz")["x"][:4]
+    measured = np.cumsum(run_library(lib.out_dir, BOARD, x).stage_instructions.mean(axis=0))
+    assert np.allclose(measured, costs.exits(subset), rtol=2e-3), (measured, costs.exits(subset))
+    assert costs.backbone == pytest.approx(costs.backbone_check, rel=2e-3)
+
+
+def tinyexit(*args):
+    return subprocess.run([sys.executable, "-m", "tinyexit", *map(str, args)], capture_output=True, text=True)
+
+
+def one_error_line(proc, fragment):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+
+
+def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path):
+    import keras
+
+    from tinyexit.codegen.errors import TinyexitError
+
+    flat = keras.Sequential([keras.Input((16,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(10)])
+    flat.save(tmp_path / "flat.keras")
+    np.savez(tmp_path / "flat.npz", x=np.zeros((300, 16), np.float32), y=np.zeros(300, np.int64))
+    np.savez(tmp_path / "nolabels.npz", x=np.zeros((300, 16, 16, 1), np.float32))
+    with pytest.raises(TinyexitError) as err:  # in process: the CLI turns it into this line and exit 2
+        search.search(tmp_path / "flat.keras", tmp_path / "flat.npz", BOARD, 0.05, tmp_path / "out", log=None)
+    assert "no layer after which one 4-D feature map" in err.value.message and "\n" not in err.value.message
+    common = ["--board", BOARD, "-o", tmp_path / "out"]
+    one_error_line(tinyexit("search", trained / "tiny.keras", "--data", tmp_path / "nolabels.npz", "--max-drop",
+                            "0.05", *common), "has no 'y' labels")
+    with pytest.raises(TinyexitError) as err:  # fails before any training: 449 samples cannot certify 0.001
+        search.search(trained / "tiny.keras", trained / "digits.npz", BOARD, 0.001, tmp_path / "out", log=None)
+    assert "no subset can meet --max-drop 0.001" in err.value.message and "\n" not in err.value.message
+    assert not (tmp_path / "out").exists()
