@@ -12,9 +12,12 @@ import subprocess
 import numpy as np
 import pytest
 from conftest import fixture_path
-from policy_support import KERNELS
+from policy_support import KERNELS, render_decide
+from test_policy_c import grid_exits
 
+from tinyexit.codegen.policies.lowering import lower_policy
 from tinyexit.codegen.policies.reference import ln_q16
+from tinyexit.codegen.policies.spec import parse_policy
 from tinyexit.codegen.policies.tables import LN2_Q16, LN_FRAC_BITS, LN_INDEX_BITS, ln_table
 
 STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wconversion", "-Wshadow", "-Wpedantic", "-Werror"]
@@ -79,3 +82,21 @@ def test_libraries_carry_the_helpers_and_their_decisions_only_call_them(policy, 
     assert "return tx_policy_argmax_s8(exit_logits(k), policy_num_classes[k]);" in text
     functions = re.findall(r"^(?:static )?[a-z_0-9]+ \*?(\w+)\(", text, re.M)
     assert not [f for f in functions if f.startswith(("policy_", "tx_policy_"))], "helpers belong in tx_policy.c"
+
+
+@pytest.mark.parametrize("policy", ["none", "exit:1", "confidence:0.9", "margin:2.5", "entropy:0.4", "patience:3",
+                                    "difference:0.2", "temporal-patience:2", "confidence:0.9,0.8,0.7,0.6,0.5,0.4,"
+                                    "0.3,0.2,0.1,0.9,0.8,0.7,0.6,0.5,0.4"])
+def test_generated_decisions_compile_without_a_warning_under_strict_flags(policy, tmp_path):
+    exits = grid_exits()
+    body = render_decide(lower_policy(parse_policy(policy, [e.name for e in exits]), exits))
+    source = tmp_path / "decide.c"
+    source.write_text(
+        "#include <stdint.h>\nint tp_decide(int k);\nint tp_label(int k);\nvoid tp_reset(void);\n"
+        "extern const int8_t logits[16][16];\n"
+        "static inline const int8_t *exit_logits(int k) { return logits[k]; }\n" + body
+    )
+    proc = subprocess.run(["gcc", *STRICT, "-I", str(KERNELS), "-c", str(source), "-o", str(tmp_path / "d.o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""

@@ -79,6 +79,10 @@ def candidates(exits: list[ExitLogits]) -> list[float]:
     return list(reversed(threshold.round_grid(max(e.scale for e in exits) * 256)))
 
 
+def exit_candidates(exit_: ExitLogits) -> list[float]:
+    return [exit_.scale * (128 - exit_.zero_point), 8.0, 4.0, 2.0, 1.0, 0.0]
+
+
 def top1_stats(rule: ExitRule, q: np.ndarray) -> dict[str, np.ndarray]:
     return {"q_max": np.asarray(q, np.int64).max(axis=1)}  # tx_policy_max_s8
 
@@ -89,7 +93,7 @@ def top1_stops(rule: ExitRule, stats: dict[str, np.ndarray]) -> np.ndarray:
 
 FORMS = {"top1": IntegerForm(stats=top1_stats, stops=top1_stops)}
 RULE = ThresholdRule(score_name="top-1 logit", check=check, score=score, stops=stops, lower=lower_exit,
-                     candidates=candidates)
+                     candidates=candidates, exit_candidates=exit_candidates)
 
 
 def parse(spec: str, args: str, names: tuple[str, ...]) -> PolicySpec:

@@ -353,24 +353,12 @@ def calibrate(
 
 CORRECTIONS = ("fixed-sequence", "bonferroni")
 
-_GRIDS = {
-    "confidence": (1.0, 0.9999, 0.999, 0.995, 0.99, 0.98, 0.97, 0.95, 0.93, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5,
-                   0.4, 0.3),
-    "margin": (16.0, 12.0, 10.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.0),
-    "entropy": (0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9, 1.2, 1.6, 2.0),
-}
-
-
 def exit_grid(kind: str, exit_: ExitLogits, size: int | None = None) -> list[float]:
-    """One exit's thresholds, strictest (never or almost never stops) first; at most `size` of them."""
-    if kind == "confidence":
-        grid = list(_GRIDS[kind])
-    elif kind == "margin":
-        top = float(f"{exit_.scale * 256:.6g}")  # beyond every int8 gap: never stops
-        grid = [top] + [g for g in _GRIDS[kind] if g < top]
-    else:
-        top = math.log(exit_.num_classes)
-        grid = [g for g in _GRIDS[kind] if g < top] + [float(f"{top:.6g}")]
+    """One exit's thresholds, strictest (never or almost never stops) first; at most `size` of them.
+
+    The values are the kind's (ThresholdRule.exit_candidates in codegen/policies/kinds/).
+    """
+    grid = list(threshold_rule(kind).exit_candidates(exit_))
     if size is not None and len(grid) > size:
         keep = np.unique(np.round(np.linspace(0, len(grid) - 1, max(2, size))).astype(int))
         grid = [grid[i] for i in keep]

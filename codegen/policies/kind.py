@@ -34,7 +34,10 @@ class ThresholdRule:
     score(q, scale, zero_point): the float64 score per sample of (samples, classes) int8 logits.
     stops(scores, threshold): whether each score satisfies the rule.
     lower(index, exit, threshold): the integer form of the rule at one exit.
-    candidates(exits): calibration's fixed grid of thresholds, strictest first.
+    candidates(exits): calibration's fixed grid of one threshold shared by the
+        exits, strictest first.
+    exit_candidates(exit): the coarser grid for one exit when calibration
+        picks a threshold per exit (calibrate --per-exit), strictest first.
     """
 
     score_name: str
@@ -43,6 +46,7 @@ class ThresholdRule:
     stops: Callable[[np.ndarray, float], np.ndarray]
     lower: Callable[[int, ExitLogits, float], ExitRule]
     candidates: Callable[[list[ExitLogits]], list[float]]
+    exit_candidates: Callable[[ExitLogits], list[float]]
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,15 @@ def candidates(exits: list[ExitLogits]) -> list[float]:
     return [1.0] + [1 - 10.0 ** (-j / 4) for j in range(24, 8, -1)] + [k / 1000 for k in range(995, 0, -5)]
 
 
+EXIT_GRID = (1.0, 0.9999, 0.999, 0.995, 0.99, 0.98, 0.97, 0.95, 0.93, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5,
+               0.4, 0.3)
+
+
+def exit_candidates(exit_: ExitLogits) -> list[float]:
+    """Per-exit calibration: a fixed list from 1 (almost never stops) down to 0.3."""
+    return list(EXIT_GRID)
+
+
 def _exp_sum_stats(rule: ExitRule, q: np.ndarray) -> dict[str, np.ndarray]:
     """tx_policy_exp_sum_s8."""
     q = np.asarray(q, dtype=np.int64)
@@ -109,7 +118,7 @@ EXP_SUM = IntegerForm(stats=_exp_sum_stats, stops=_exp_sum_stops)
 FORMS = {"gap": threshold.GAP, "exp_sum": EXP_SUM}
 
 RULE = ThresholdRule(score_name=SCORE_NAME, check=check, score=score, stops=stops, lower=lower_exit,
-                     candidates=candidates)
+                     candidates=candidates, exit_candidates=exit_candidates)
 
 
 def parse(spec: str, args: str, names: tuple[str, ...]) -> PolicySpec:

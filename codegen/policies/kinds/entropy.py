@@ -115,6 +115,15 @@ def candidates(exits: list[ExitLogits]) -> list[float]:
     return threshold.round_grid(math.log(max(e.num_classes for e in exits)))
 
 
+EXIT_GRID = (0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9, 1.2, 1.6, 2.0)
+
+
+def exit_candidates(exit_: ExitLogits) -> list[float]:
+    """Per-exit calibration: a fixed list from 0 up to ln C, the largest entropy of this exit."""
+    top = math.log(exit_.num_classes)
+    return [g for g in EXIT_GRID if g < top] + [float(f"{top:.6g}")]
+
+
 def _entropy_stats(rule: ExitRule, q: np.ndarray) -> dict[str, np.ndarray]:
     """The sums tx_policy_entropy_at_most_s8 computes, and its ln."""
     q = np.asarray(q, dtype=np.int64)
@@ -132,7 +141,7 @@ ENTROPY = IntegerForm(stats=_entropy_stats, stops=_entropy_stops)
 FORMS = {"gap": threshold.GAP, "entropy": ENTROPY}
 
 RULE = ThresholdRule(score_name=SCORE_NAME, check=check, score=score, stops=stops, lower=lower_exit,
-                     candidates=candidates)
+                     candidates=candidates, exit_candidates=exit_candidates)
 
 
 def parse(spec: str, args: str, names: tuple[str, ...]) -> PolicySpec:

@@ -54,10 +54,19 @@ def candidates(exits: list[ExitLogits]) -> list[float]:
     return list(reversed(threshold.round_grid(top)))
 
 
+EXIT_GRID = (16.0, 12.0, 10.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.0)
+
+
+def exit_candidates(exit_: ExitLogits) -> list[float]:
+    """Per-exit calibration: beyond every int8 gap of this exit (never stops), then a fixed list down to 0."""
+    top = float(f"{exit_.scale * 256:.6g}")
+    return [top] + [g for g in EXIT_GRID if g < top]
+
+
 FORMS = {"gap": threshold.GAP}
 
 RULE = ThresholdRule(score_name=SCORE_NAME, check=check, score=score, stops=stops, lower=lower_exit,
-                     candidates=candidates)
+                     candidates=candidates, exit_candidates=exit_candidates)
 
 
 def parse(spec: str, args: str, names: tuple[str, ...]) -> PolicySpec:
