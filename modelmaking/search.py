@@ -8,7 +8,8 @@ Steps, each a plain function:
 1. `find_candidates`: the layers after which one 4-D tensor carries the whole
    computation forward (a cut of the Keras graph), keeping the last of a run
    of cuts joined by per-element layers (conv -> batch norm -> ReLU cuts once,
-   after the ReLU); or the layers given.
+   after the ReLU) and leaving out cuts with almost nothing after them; or the
+   layers given.
 2. `train_heads`: one exit head per candidate (`head_kind` picks the largest
    T-RecX head whose MACs stay within HEAD_SHARE of its prefix's), all trained
    at once on backbone features computed once and cached (the backbone is
@@ -76,6 +77,7 @@ Log = augment.Log
 HEAD_SHARE = 0.25  # a head may cost at most this share of its prefix's MACs
 JOINT_EXIT_WEIGHT = 0.3  # --train joint: each exit's loss weight (final: 1)
 MAX_AUTO_CANDIDATES = 8
+TAIL_SHARE = 0.05  # an automatic candidate leaves at least this share of the backbone's MACs after it
 PER_ELEMENT = ("BatchNormalization", "ReLU", "Activation", "LeakyReLU", "PReLU", "ELU", "Dropout",
                "SpatialDropout2D", "GaussianNoise", "Identity")
 TRAIN_MODES = ("heads", "joint")
@@ -115,11 +117,14 @@ def find_candidates(backbone) -> list[str]:
         if any(earliest_read.get(j, j) > i for j in range(-1, i)):
             continue  # an earlier tensor (or the input) is still read after this layer
         cuts.append(i)
+    macs = np.cumsum([layer_macs(layer) for layer in layers])
     kept = []
     for i in cuts:
         nxt = layers[i + 1]
         if i + 1 in cuts and type(nxt).__name__ in PER_ELEMENT:
             continue
+        if macs[-1] and macs[i] >= (1 - TAIL_SHARE) * macs[-1]:
+            continue  # (almost) the whole backbone runs before it: an exit there cannot save
         kept.append(layers[i].name)
     return kept
 

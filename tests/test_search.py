@@ -71,7 +71,12 @@ def test_search_end_to_end(trained, tmp_path):
 
 
 def test_candidates_are_the_block_boundaries():
-    assert search.find_candidates(tiny_backbone()) == ["b1", "b2", "b3"]  # not c2 / bn2 (per-element runs)
+    from tinyexit.modelmaking import zoo
+
+    # not c1 / c2 / bn2 (runs of per-element layers), not b3 (only the classifier is left after it)
+    assert search.find_candidates(tiny_backbone()) == ["b1", "b2"]
+    # residual stacks: nothing inside a stack, whose input the shortcut still reads
+    assert search.find_candidates(zoo.backbone("resnet8", (32, 32, 3), 10)) == ["stem_relu", "stack1_out", "stack2_out"]
 
 
 def check_search_picks_the_subset_a_brute_force_evaluation_picks(report):
@@ -121,7 +126,7 @@ def check_outputs_and_report_fields(report, lines):
     data = json.loads((out / "report.json").read_text())
     for key in ("candidates", "chosen", "expected_saving", "test_accuracy", "test_accuracy_backbone"):
         assert key in data
-    assert [c["layer"] for c in data["candidates"]] == ["b1", "b2", "b3"]
+    assert [c["layer"] for c in data["candidates"]] == ["b1", "b2"]
     for c in data["candidates"]:
         assert {"layer", "macs_share", "instructions_share", "accuracy"} <= set(c)
         assert 0 < c["macs_share"] <= 1 and 0 < c["instructions_share"] <= 1
