@@ -196,6 +196,13 @@ static inline int32_t tx_requantize_rs(int32_t x, int32_t m, int64_t round, int3
  */
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
+
+/* tx_ssat8: x saturated to [-128, 127], one SSAT. The builtin, not ACLE's
+ * __ssat macro, whose unsigned result warns under -Wsign-conversion. */
+static inline int32_t tx_ssat8(int32_t x)
+{
+    return (int32_t)__builtin_arm_ssat(x, 8);
+}
 #endif
 
 /* tx_pair: the pair word (lo, hi) of two values in [-32768, 32767]. */
@@ -248,8 +255,8 @@ static inline void tx_output_rs2(int32_t acc_a, int32_t acc_b, const int32_t *q,
     const int32_t vb = ((int32_t)(tb >> 32) >> hi_shift) + output_offset;
 #if defined(__ARM_FEATURE_DSP)
     if (act_min == -128 && act_max == 127) { /* no activation to apply: one SSAT each */
-        *out_a = (int8_t)__ssat(va, 8);
-        *out_b = (int8_t)__ssat(vb, 8);
+        *out_a = (int8_t)tx_ssat8(va);
+        *out_b = (int8_t)tx_ssat8(vb);
         return;
     }
 #endif

@@ -236,9 +236,9 @@ void tx_conv2d_gemm_s8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8
     }
     const int32_t *const requant = w8 ? records : p->requant;
 
-    for (int32_t b = 0; b < batches; ++b) {
-        const int8_t *in_b = in + b * g.in_h * g.in_w * g.in_c;
-        int8_t *out_b = out + b * pixels * out_c;
+    for (int32_t n = 0; n < batches; ++n) {
+        const int8_t *in_b = in + n * g.in_h * g.in_w * g.in_c;
+        int8_t *out_b = out + n * pixels * out_c;
         int32_t y = 0, x = 0; /* output position of pixel `pix` */
         for (int32_t pix = 0; pix < pixels; pix += 2) {
             /* Two output pixels; at an odd end the second column repeats the first. */
