@@ -155,6 +155,11 @@ def test_misspelled_board_gets_a_close_match():
     assert line.startswith("error: unknown board 'nucleo-l4r5z' (did you mean 'nucleo-l4r5zi'?); known boards: ")
 
 
+def test_misspelled_policy_kind_gets_a_close_match():
+    line = one_error(tinyexit("inspect", fixture_path("ee_dscnn"), "--policy", "confidance:0.9"))
+    assert line.startswith("error: policy 'confidance:0.9': unknown policy 'confidance' (did you mean 'confidence'?)")
+
+
 def test_comma_separated_policy_list_names_the_separator(tmp_path):
     line = one_error(tinyexit("compare", fixture_path("ee_dscnn"), "--data", tmp_path / "none.npz", "--board", BOARD,
                               "--policies", "none, confidence:0.9,0.8", "-o", tmp_path / "r"))  # fmt: skip

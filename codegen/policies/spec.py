@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..errors import TinyexitError
+from ..errors import TinyexitError, did_you_mean
 from .data import ExitLogits, LoweredPolicy, PolicySpec, example_hint, format_threshold, policy_error
 from .kind import PolicyKind
 from .registry import KINDS
@@ -54,7 +54,7 @@ def parse_policy(spec: str, exit_names: list[str] | tuple[str, ...],
     name = name.strip().lower()
     args = args.strip()
     if name not in kinds:
-        raise policy_error(spec, f"unknown policy '{name}'", every)
+        raise policy_error(spec, f"unknown policy '{name}'{did_you_mean(name, kinds)}", every)
     kind = kinds[name]
     if not kind.parameter and sep:
         raise policy_error(spec, f"'{name}' takes no parameter", example_hint(kind.example))
