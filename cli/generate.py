@@ -11,7 +11,7 @@ import typer
 from ..codegen.options import make_options
 from ..codegen.pipeline import compile_graph, generate
 from ..codegen.reader import read_model
-from ..codegen.report import model_summary
+from ..codegen.summary import model_summary
 from .common import ExitsOpt, ModelArg, OptimizeOpt, PolicyOpt, console
 from .tables import Column, Table, lines, render, shape, terminal_width
 

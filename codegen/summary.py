@@ -1,4 +1,4 @@
-"""Summaries of a compiled graph for `inspect` (plain dicts; JSON-ready)."""
+"""Summaries of a compiled graph for `inspect`: per op, per stage, the arena (plain dicts; JSON-ready)."""
 
 from __future__ import annotations
 
