@@ -268,7 +268,8 @@ def assemble(backbone, names: list[str], heads, which: list[int]):
 
     outputs = [keras.layers.Identity(name=f"exit{k}")(heads[i](backbone.get_layer(names[i]).output))
                for k, i in enumerate(which)]
-    outputs.append(keras.layers.Identity(name="final")(backbone.outputs[0]))
+    final = backbone.outputs[0]
+    outputs.append(final if final._keras_history[0].name == "final" else keras.layers.Identity(name="final")(final))
     model = keras.Model(backbone.inputs, outputs, name=f"{backbone.name}_ee")
     model.tinyexit_backbone_layers = {layer.name for layer in backbone.layers}  # type: ignore[attr-defined]
     return model

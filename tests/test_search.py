@@ -177,3 +177,13 @@ def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path):
         search.search(trained / "tiny.keras", trained / "digits.npz", BOARD, 0.001, tmp_path / "out", log=None)
     assert "no subset can meet --max-drop 0.001" in err.value.message and "\n" not in err.value.message
     assert not (tmp_path / "out").exists()
+
+
+def test_assemble_keeps_a_backbone_output_already_named_final():
+    from tinyexit.modelmaking import zoo
+
+    backbone = zoo.backbone("dscnn", (49, 10, 1), 12)  # its softmax layer is called "final"
+    names = search.find_candidates(backbone)[:2]
+    heads, kinds = search.build_heads(backbone, names, 12)
+    model = search.assemble(backbone, names, heads, [1])
+    assert list(model.output_names) == ["exit0", "final"] and kinds == ["slice", "slice"]
