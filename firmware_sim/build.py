@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,12 +149,15 @@ def build_firmware(
     inputs: np.ndarray | None = None,
     extra_cflags: tuple[str, ...] = (),
     elf_name: str | None = None,
+    harness: Callable[[Path], list[Path]] | None = None,
 ) -> BuildResult:
     """Build lib_dir + harness for `board` into out_dir; returns the ELF and its memory use.
 
     io="uart" compiles `inputs` into flash and prints results on the board's
     UART (for simulators without semihosting); `memory_map` picks the QEMU
-    machine's map or the real part's (see the module docstring).
+    machine's map or the real part's (see the module docstring). `harness(work)`
+    writes another harness's C files into the build folder and returns them
+    (firmware_sim.split's two devices); by default the sample harness.
     """
     lib_dir = Path(lib_dir)
     board = load_board(board)
@@ -169,7 +173,7 @@ def build_firmware(
 
     uart = board.qemu_uart if memory_map == "qemu" else board.renode_uart
     data = input_bytes(inputs, manifest) if inputs is not None else None
-    harness = write_harness(lib_dir, work)
+    harness = harness(work) if harness is not None else write_harness(lib_dir, work)
     glue = firmware_sources(work, board, io, uart, data)
     script = render_linker_script(board, memory_map, work / "linker.ld")
     sources = [lib_dir / s for s in manifest["sources"]] + harness + glue

@@ -167,9 +167,10 @@ def test_exit_mix_counts_only_the_stages_that_ran(standin, standin_m4):
     full = res.stage_instructions[4:]
     assert (full == full[0]).all() and full[0, 0] < full[0, 1] < full[0, 2]
     assert (res.cycles_est[ran] > res.stage_instructions[ran]).all() and (res.cycles_est[~ran] == 0).all()
-    # Stages add up to the sample minus only the harness between markers (a few instructions per stage).
+    # Stages add up to the sample minus only the harness between markers (the call to tx_run_stage and the
+    # loop: a few instructions per stage).
     overhead = res.sample_instructions - res.stage_instructions.sum(axis=1)
-    assert ((overhead > 0) & (overhead <= 12 * (res.exit_taken + 1))).all()
+    assert ((overhead > 0) & (overhead <= 16 * (res.exit_taken + 1))).all()
 
 
 def test_flat_profile_adds_up_to_the_run(standin, standin_m4):
