@@ -11,6 +11,7 @@ import numpy as np
 import typer
 
 from ..codegen.boards import list_boards, load_board
+from ..codegen.errors import TinyexitError
 from ..codegen.manifest import load_manifest
 from ..codegen.options import make_options
 from ..codegen.output import staged_folder
@@ -21,6 +22,7 @@ from ..firmware_sim.qemu import run as run_qemu
 from ..firmware_sim.renode import write_renode_files
 from ..firmware_sim.targets import run_model_file
 from .common import BoardOpt, ExitsOpt, ModelArg, OptimizeOpt, OptOpt, PolicyOpt, console, load_inputs, progress, save_npz
+from .split import simulate_split
 from .tables import Column, Table, lines, render, terminal_width
 
 
@@ -98,7 +100,8 @@ def build(
 
 def simulate(
     model: Path = typer.Argument(..., help="int8 .tflite model"),
-    board: str = BoardOpt,
+    board: Optional[str] = typer.Option(None, "--board", "-b", help="Board name (see `tinyexit boards`) or path to a "
+                                        "board .toml; with --split, the boards come from --split"),
     inputs: Optional[Path] = typer.Option(None, "--inputs", help=".npy of shape (N, *input_shape); default: random"),
     samples: int = typer.Option(8, "--samples", help="Random samples when --inputs is not given"),
     policy: str = PolicyOpt,
@@ -109,9 +112,20 @@ def simulate(
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds before a hung guest is stopped"),
     show: int = typer.Option(20, "--show", help="Samples listed in the per-sample table"),
     profile: int = typer.Option(0, "--profile", help="Also list the N functions that ran the most instructions"),
+    split: Optional[str] = typer.Option(None, "--split", help="Two devices, BOARD_A:STAGES,BOARD_B:STAGES, e.g. "
+                                        "nucleo-l4r5zi:0,nucleo-h7a3zi-q:1- (stages K, K-L or K-)"),
+    link: str = typer.Option("uart:115200", "--link", help="With --split: uart:BAUD or bytes-per-s:RATE, "
+                             "optionally ,uj-per-byte:E"),
 ) -> None:
     """Run the model on a board in QEMU: exact instructions and estimated cycles per stage and per sample."""
     term = console()
+    if split is not None:
+        x = load_inputs(inputs) if inputs is not None else None
+        source = str(inputs) if inputs is not None else f"{samples} random int8 samples (seed 0)"
+        simulate_split(model, split, link, x, samples, source, policy, exits, optimize, opt, timeout, out)
+        return
+    if board is None:
+        raise TinyexitError("simulate needs --board B (or --split BOARD_A:STAGES,BOARD_B:STAGES for two devices)")
     b = load_board(board)
     with tempfile.TemporaryDirectory(prefix="tinyexit-sim-") as tmp:
         lib = generate(model, Path(tmp) / "lib", options=make_options(policy, exits, optimize))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -208,3 +209,31 @@ def test_device_a_frames_match_the_reference_and_device_b_refuses_bad_ones(tmp_p
     col = 4 + final[1]["bytes"]
     assert rows[4, col: col + final[2]["bytes"]].tobytes() == host["final"][1].tobytes()
 
+
+def test_simulate_split_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from tinyexit.cli.main import app
+
+    runner = CliRunner()
+    out = tmp_path / "r.npz"
+    result = runner.invoke(app, ["simulate", str(fixture_path("ee_three_exits")), "--split", f"{M4}:0-1,{M4}:2",
+                                 "--link", "bytes-per-s:100000,uj-per-byte:0.5", "--samples", "3", "-o", str(out)],
+                           env={"COLUMNS": "250"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    arrays = np.load(out)
+    lib = generate(fixture_path("ee_three_exits"), tmp_path / "lib", name="m", options=Options(policy="none"))
+    frame = sp.frame_bytes(sp.boundary_segments(lib.graph, 2))
+    assert (arrays["link_bytes"] == frame).all() and arrays["forwarded"].all()
+    assert f"{frame:,} bytes per frame" in result.output and f"{frame * 0.5:,.2f} uJ per sample" in result.output
+    assert "end-to-end latency (estimate)" in result.output
+    # A: stages 0-1 and framing; B: check, stage 2. Latency = A ms + link ms + B ms (estimates).
+    a_ms = arrays["a.cycles_est"] / 120e3
+    b_ms = arrays["b.cycles_est"] / 120e3
+    assert np.allclose(arrays["latency_ms"], a_ms + 1e3 * frame / 100_000 + b_ms)
+    bad = runner.invoke(app, ["simulate", str(fixture_path("ee_three_exits")), "--split", f"{M4}:0,{M4}:1-",
+                              "--policy", "patience:2"])  # fmt: skip
+    assert isinstance(bad.exception, TinyexitError) and "carries state" in bad.exception.message
+    proc = subprocess.run([sys.executable, "-m", "tinyexit", "simulate", str(fixture_path("ee_three_exits"))],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and "simulate needs --board" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
