@@ -53,13 +53,17 @@ PLAIN_EVERY_S = 5.0  # plain progress: at most one line per this many seconds, b
 
 
 @contextmanager
-def progress(what: str, total: int) -> Iterator[Callable[..., None]]:
+def progress(what: str, total: int, quiet: bool = False) -> Iterator[Callable[..., None]]:
     """Yields update(done, note=""): a bar on a terminal, plain lines when stdout is a pipe or a file.
 
     Piped into a CI log, a long command prints "what: 3/7 note (12 s)" when
     the note changes, at the end, and at most every PLAIN_EVERY_S seconds
     between, so the log shows it is alive. stderr keeps only the error line.
+    quiet: print nothing.
     """
+    if quiet:  # e.g. --json: stdout holds one JSON object and nothing else
+        yield lambda done, note="": None
+        return
     if sys.stdout.isatty():
         columns = (TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=Console(), transient=True) as bar:

@@ -9,9 +9,12 @@ from typing import Optional
 import typer
 
 from ..codegen.options import make_options
+from ..codegen.output import write_file
+from ..codegen.passes.plan_memory import timeline
 from ..codegen.pipeline import compile_graph, generate
 from ..codegen.reader import read_model
 from ..codegen.summary import model_summary
+from ..evaluation.plot import arena_png
 from .common import ExitsOpt, ModelArg, OptimizeOpt, PolicyOpt, console
 from .tables import Column, Table, lines, render, shape, terminal_width
 
@@ -22,10 +25,14 @@ def inspect(
     policy: str = PolicyOpt,
     exits: Optional[str] = ExitsOpt,
     optimize: str = OptimizeOpt,
+    memory: bool = typer.Option(False, "--memory", help="Also draw the arena plan: buffers by step and offset"),
+    png: Optional[Path] = typer.Option(None, "--png", help="Write the arena plan as a PNG picture to this file"),
 ) -> None:
     """Show ops, MACs, weights, exits, stages and the planned arena."""
     graph = compile_graph(read_model(model), make_options(policy, exits, optimize))
     summary = model_summary(graph)
+    if png is not None:
+        write_file(png, arena_png(graph, graph.source))
     if as_json:
         print(json.dumps(summary, indent=2))
         return
@@ -49,6 +56,14 @@ def inspect(
     print()
     print(lines(f"total: {summary['macs']:,} MACs, {summary['weight_bytes']:,} weight bytes (flash), "
                 f"arena {summary['arena_bytes']:,} bytes; exits: {', '.join(summary['exits'])}", width))
+    if memory:
+        columns = max(16, min(96, width - 13))
+        print()
+        print(lines(f"arena plan: {graph.plan.arena_bytes:,} bytes across {columns} columns; one row per op in "
+                    "schedule order; a letter is a live buffer, '.' free", width))
+        print("\n".join(timeline(graph, columns)))
+    if png is not None:
+        print(f"wrote {png}")
 
 
 def generate_cmd(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..codegen.output import staged_folder
 from ..codegen.pipeline import generate
 from ..firmware_sim import cycles
 from ..firmware_sim.build import build_firmware
+from ..firmware_sim.profile import profile_ops
 from ..firmware_sim.qemu import run as run_qemu
 from ..firmware_sim.renode import write_renode_files
 from ..firmware_sim.targets import run_model_file
@@ -116,6 +118,9 @@ def simulate(
                                         "nucleo-l4r5zi:0,nucleo-h7a3zi-q:1- (stages K, K-L or K-)"),
     link: str = typer.Option("uart:115200", "--link", help="With --split: uart:BAUD or bytes-per-s:RATE, "
                              "optionally ,uj-per-byte:E"),
+    per_op: bool = typer.Option(False, "--per-op", help="Also profile every op (policy none, a build with a marker "
+                                "between ops): kernel variant, instructions, cycles_est, instr/MAC, share"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (stages, samples, ops) instead of tables"),
 ) -> None:
     """Run the model on a board in QEMU: exact instructions and estimated cycles per stage and per sample."""
     term = console()
@@ -139,7 +144,7 @@ def simulate(
             source = f"{samples} random int8 samples (seed 0)"
         n = len(x)
         built = build_firmware(lib.out_dir, b, tmp, opt=opt)
-        with progress(f"QEMU {b.qemu_machine}", n) as update:
+        with progress(f"QEMU {b.qemu_machine}", n, quiet=as_json) as update:
             res = run_qemu(built, b, x, manifest, timeout=timeout, profile=profile > 0,
                            progress=lambda done, total: update(done, "samples"))  # fmt: skip
         stage_cost = _stage_costs(res)
@@ -153,6 +158,14 @@ def simulate(
 
     exit_names = [e["name"] for e in manifest["exits"]]
     full = stage_cost[:, 0].sum()
+    ops = None
+    if per_op:
+        with progress(f"QEMU {b.qemu_machine}, per op", n, quiet=as_json) as update:
+            ops = profile_ops(model, b, x, make_options("none", exits, optimize), opt=opt, timeout=timeout,
+                              progress=lambda done, total: update(done, "samples"))  # fmt: skip
+    if as_json:
+        print(json.dumps(_summary_json(lib.prefix, b, policy, manifest, stage_cost, res, ops), indent=2))
+        return
     width = terminal_width()
     table = Table([Column("stage", right=True), Column("exit"), Column("samples", right=True),
                    Column("MACs", right=True), Column("instructions", right=True), Column("cycles_est", right=True),
@@ -210,6 +223,8 @@ def simulate(
                 f"{v[ci['mul']] + v[ci['mac']] + v[ci['mac_long']]:,}", f"{v[ci['dsp']]:,}",
             )  # fmt: skip
         print(render(prof, width))
+    if ops is not None:
+        print(render(_per_op_table(ops, n), width))
     print(lines(f"instructions are exact (QEMU, tx_count plugin). {res.estimate_note}.", width))
     print(lines(_energy_note(b), width))
     if out is not None:
@@ -235,6 +250,47 @@ def _energy_note(b) -> str:
         f"time and energy are estimates: cycles_est at {b.clock_hz / 1e6:g} MHz x {p.supply_v:g} V x {p.run_ma:g} mA "
         f"typical run current ({p.source}); flash wait states, peripherals and caches are left out"
     )
+
+
+def _per_op_table(ops, n: int) -> Table:
+    table = Table([Column("#", right=True), Column("op"), Column("kernel", detail=True),
+                   Column("MACs", right=True), Column("instructions", right=True), Column("cycles_est", right=True),
+                   Column("instr/MAC", right=True), Column("share", right=True)],
+                  title=f"\nper op, policy none ({n} samples; a build with a marker between ops)")  # fmt: skip
+    for o in ops.ops:
+        table.add(o.index, o.op, ", ".join(o.kernels), f"{o.macs:,}", f"{o.instructions:,.0f}", f"{o.cycles_est:,.0f}",
+                  "-" if o.instr_per_mac is None else f"{o.instr_per_mac:.2f}", f"{100 * ops.share(o):.1f}%")  # fmt: skip
+    table.caption = (f"ops in stage order; {ops.instructions:,.0f} instructions in all (each op's count includes "
+                     "its call and 2 marker instructions; views such as RESHAPE run no code; an exit's SOFTMAX "
+                     "runs only when its probabilities are read)")  # fmt: skip
+    return table
+
+
+def _summary_json(prefix: str, b, policy: str, manifest: dict, stage_cost: np.ndarray, res, ops) -> dict:
+    """simulate --json: what the tables show, as one object."""
+    exit_names = [e["name"] for e in manifest["exits"]]
+    reached = (res.stage_instructions > 0).sum(axis=0)
+    per_sample = res.stage_instructions.sum(axis=1)
+    per_cycles = res.cycles_est.sum(axis=1)
+    return {
+        "model": prefix,
+        "board": b.name,
+        "clock_hz": b.clock_hz,
+        "policy": policy,
+        "timing_model": res.model,
+        "stages": [
+            {"stage": k, "exit": exit_names[k], "samples": int(reached[k]), "macs": st["macs"],
+             "instructions": float(stage_cost[k, 0]), "cycles_est": float(stage_cost[k, 1]),
+             "ms": float(1e3 * stage_cost[k, 1] / b.clock_hz)}
+            for k, st in enumerate(manifest["stages"])
+        ],  # fmt: skip
+        "samples": [
+            {"sample": i, "exit_taken": int(res.exit_taken[i]), "label": int(res.labels[i]),
+             "instructions": int(per_sample[i]), "cycles_est": float(per_cycles[i])}
+            for i in range(len(per_sample))
+        ],  # fmt: skip
+        "ops": None if ops is None else ops.to_dict()["ops"],
+    }
 
 
 def _stage_costs(res) -> np.ndarray:

@@ -6,8 +6,8 @@ in `width` characters, trying in order until it fits:
 1. every column at its natural width (two spaces between columns);
 2. `detail` columns leave the grid and go on an indented line under their
    row ("QEMU mps2-an386, Renode generated ...");
-3. `wrap` columns break at spaces, commas and slashes, widest first, down to
-   their longest unbreakable piece.
+3. `wrap` columns break after spaces, commas, slashes and underscores,
+   widest first, down to their longest unbreakable piece.
 
 Numbers and short names are never shortened or cut: when nothing else helps
 the line is simply longer than `width`. Headers break at spaces onto as many
@@ -28,7 +28,7 @@ GAP = "  "
 class Column:
     name: str
     right: bool = False  # right-align (numbers)
-    wrap: bool = False  # may break over lines at spaces, commas, slashes
+    wrap: bool = False  # may break over lines after spaces, commas, slashes, underscores
     detail: bool = False  # may move to a line under the row when the grid is too wide
 
 
@@ -45,11 +45,11 @@ class Table:
         self.rows.append([str(c) for c in cells])
 
 
-_BREAK = re.compile(r"(?<=[ ,/])")
+_BREAK = re.compile(r"(?<=[ ,/_])")
 
 
 def _pieces(text: str) -> list[str]:
-    """Pieces a wrapping cell may break between: after a space, comma or slash."""
+    """Pieces a wrapping cell may break between: after a space, comma, slash or underscore."""
     return [p for p in _BREAK.split(text) if p]
 
 

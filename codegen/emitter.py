@@ -188,6 +188,7 @@ def build_context(graph: Graph, prefix: str, options: Options) -> dict:
         "weight_bytes": weight_bytes(graph),
         "policy": graph.policy,
         "trace": options.trace,
+        "op_markers": options.op_markers,
     }
 
 

@@ -14,6 +14,9 @@ class Options:
     policy: str = "none"
     exit_order: tuple[str, ...] | None = None  # exit names in stage order; None: by MACs
     trace: bool = False  # keep every tensor alive and expose the arena (for per-tensor tests)
+    # Profiling build: the stage functions call tx_op_mark() before each op and after the last, so a
+    # simulator counts instructions per op (firmware_sim/profile.py); not for applications.
+    op_markers: bool = False
     # "speed": GEMM weights widened to int16 in flash, 6-word requantization records;
     # "size": int8 weights widened in the inner loop, multiplier + shift per channel.
     optimize: str = "speed"

@@ -19,6 +19,7 @@ where they stopped.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -51,7 +52,7 @@ def plugin_build_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "tinyexit" / "qemu-plugin"
 
-MARK_SAMPLE_BEGIN, MARK_SAMPLE_END, MARK_STAGE_BEGIN, MARK_STAGE_END, MARK_EXIT = 1, 2, 3, 4, 255
+MARK_SAMPLE_BEGIN, MARK_SAMPLE_END, MARK_STAGE_BEGIN, MARK_STAGE_END, MARK_OP, MARK_EXIT = 1, 2, 3, 4, 5, 255
 EXIT_FAULT = 101  # tx_io.h TX_EXIT_FAULT
 EVENT_MAGIC = 0x56455854
 EVENT_VERSION = 1
@@ -124,20 +125,29 @@ def plugin_path() -> Path:
     plugin = build / "tx_count.so"
     stamp = build / "qemu-version"
     current = installed_qemu_version()
-    if plugin.is_file() and stamp.is_file() and stamp.read_text().strip() == current:
+    source = build / "source-sha256"  # the plugin source it was built from: a newer tinyexit rebuilds it
+    digest = hashlib.sha256((PLUGIN_DIR / "tx_count.c").read_bytes()).hexdigest()
+
+    def up_to_date() -> bool:
+        return (plugin.is_file() and stamp.is_file() and stamp.read_text().strip() == current
+                and source.is_file() and source.read_text().strip() == digest)  # fmt: skip
+
+    if up_to_date():
         return plugin
     # Missing, or built for another QEMU: (re)build, one process at a time (pytest -n runs
     # several). Fetching the header needs network once.
     build.mkdir(parents=True, exist_ok=True)
     with open(build / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if plugin.is_file() and stamp.is_file() and stamp.read_text().strip() == current:
+        if up_to_date():
             return plugin
         if plugin.is_file():
             plugin.unlink()
         if stamp.is_file() and stamp.read_text().strip() != current:
             shutil.rmtree(build / "include", ignore_errors=True)  # the header must match the new QEMU
         proc = subprocess.run(["make", "-s", "-C", str(PLUGIN_DIR), f"BUILD={build}"], capture_output=True, text=True)
+        if proc.returncode == 0 and plugin.is_file():
+            source.write_text(digest + "\n")
     if proc.returncode != 0 or not plugin.is_file():
         reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise TinyexitError(
@@ -209,6 +219,29 @@ def split_events(ids: np.ndarray, totals: np.ndarray, samples: int, stages: int)
     if s + 1 != samples:
         raise TinyexitError(f"the guest ran {s + 1} samples of {samples}; this is a bug")
     return stage_classes, sample_classes, stages_run
+
+
+def split_op_events(ids: np.ndarray, totals: np.ndarray) -> list[list[np.ndarray]]:
+    """Profiling builds: per sample, per stage run, an (ops, classes) array of class counts.
+
+    The generated stage function calls tx_op_mark before each op and after
+    its last, so the counts between consecutive marks in a stage are one op's:
+    its kernel calls with their argument set-up, plus the two instructions of
+    the next marker call (bl, bx lr).
+    """
+    samples: list[list[np.ndarray]] = []
+    marks: list[np.ndarray] = []
+    for i, m in enumerate(ids):
+        if m == MARK_SAMPLE_BEGIN:
+            samples.append([])
+        elif m == MARK_STAGE_BEGIN:
+            marks = []
+        elif m == MARK_OP:
+            marks.append(totals[i])
+        elif m == MARK_STAGE_END and samples:
+            samples[-1].append(np.diff(np.array(marks), axis=0) if len(marks) > 1 else
+                               np.zeros((0, totals.shape[1]), np.int64))  # fmt: skip
+    return samples
 
 
 def qemu_command(elf: Path, board: Board, plugin_args: str, serial: bool = False) -> list[str]:
@@ -323,6 +356,9 @@ def run(
     est = timing.estimate(stage_classes)
     est[counts == 0] = 0.0
     total = int(totals[-1, ci["insn"]]) if len(ids) and ids[-1] == MARK_EXIT else -1
+    extra = {"profile": flat} if profile else {}
+    if "op" in markers:
+        extra["op_classes"] = split_op_events(ids, totals)
     return Results(
         run=result,
         stage_instructions=counts,
@@ -333,7 +369,7 @@ def run(
         board=board.name,
         model=timing.name,
         wall_seconds=wall,
-        extra={"profile": flat} if profile else {},
+        extra=extra,
     )
 
 
@@ -396,7 +432,10 @@ def marker_addresses(elf: Path) -> dict[str, int]:
     missing = [sym for sym in keys.values() if sym not in symbols]
     if missing:
         raise TinyexitError(f"{elf.name}: no {', '.join(missing)} symbol; build it with firmware_sim.build")
-    return {key: symbols[sym] & ~1 for key, sym in keys.items()}
+    markers = {key: symbols[sym] & ~1 for key, sym in keys.items()}
+    if "tx_op_mark" in symbols:  # a profiling build (codegen Options.op_markers)
+        markers["op"] = symbols["tx_op_mark"] & ~1
+    return markers
 
 
 def run_model(

@@ -210,3 +210,32 @@ def diagram(graph: Graph, width: int = 64) -> str:
         name = f"t{b.tensor}" if b.tensor >= 0 else f"s{-1 - b.tensor}"  # s<op>: scratch
         rows.append(f"{name:<5} steps {b.first:>3}..{b.last:<3} {b.size:>7} B |{bar:<{width}}|")
     return "\n".join(rows)
+
+
+SYMBOLS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def timeline(graph: Graph, width: int = 64) -> list[str]:
+    """The plan as TFLM's planner prints it: one row per schedule step (op),
+    arena bytes left to right, each buffer alive at that step drawn with its
+    symbol ('.' free); then a legend, one line per buffer."""
+    plan = graph.plan
+    scale = max(plan.arena_bytes, 1) / width
+    buffers = sorted(plan.buffers, key=lambda b: (b.first, b.offset))
+    symbol = {id(b): SYMBOLS[i % len(SYMBOLS)] for i, b in enumerate(buffers)}
+    end = f"{plan.arena_bytes:,}"
+    rows = [f"step  op  |0{end:>{width - 1}}|"]
+    for step, op in enumerate(plan.schedule):
+        line = ["."] * width
+        for b in sorted(buffers, key=lambda b: -b.size):  # small buffers last, so a shared column shows them
+            if b.first <= step <= b.last:
+                start = int(b.offset / scale)
+                stop = max(int((b.offset + b.size) / scale + 0.999), start + 1)
+                for c in range(start, min(stop, width)):
+                    line[c] = symbol[id(b)]
+        rows.append(f"{step:>4} {op:>3}  |{''.join(line)}|")
+    rows.append("")
+    for b in buffers:
+        what = f"tensor {b.tensor} {graph.tensor(b.tensor).name.split(';')[0]}" if b.tensor >= 0 else f"scratch of op {-1 - b.tensor}"
+        rows.append(f"{symbol[id(b)]}  {b.size:>7,} B at {b.offset:>7,}, steps {b.first}..{b.last}: {what}")
+    return rows

@@ -28,6 +28,9 @@
  *   sample_end=ADDR
  *   stage_begin=ADDR
  *   stage_end=ADDR
+ *   op=ADDR               optional: the per-op marker of profiling builds
+ *                         (codegen Options.op_markers), called before each
+ *                         op of a stage and after its last
  *   check=on              also count every instruction with a per-instruction
  *                         inline counter (slow; tests compare the two)
  *   dump=PATH             write each decoded instruction and its classes
@@ -91,8 +94,8 @@ static const char *const class_names[NCLASSES] = {
     "table_branch", "fp_mac", "fp_div", "fp", "dsp", "simd_mac", "sys", "check",
 };
 
-enum { MARK_SAMPLE_BEGIN = 1, MARK_SAMPLE_END, MARK_STAGE_BEGIN, MARK_STAGE_END, MARK_EXIT = 255 };
-#define NMARKERS 4
+enum { MARK_SAMPLE_BEGIN = 1, MARK_SAMPLE_END, MARK_STAGE_BEGIN, MARK_STAGE_END, MARK_OP, MARK_EXIT = 255 };
+#define NMARKERS 5
 
 /* One counted piece of a translated block: run as a whole every time. */
 struct segment {
@@ -672,6 +675,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
             bad = add_marker(value, MARK_STAGE_BEGIN);
         } else if (klen == 9 && strncmp(arg, "stage_end", 9) == 0) {
             bad = add_marker(value, MARK_STAGE_END);
+        } else if (klen == 2 && strncmp(arg, "op", 2) == 0) {
+            bad = add_marker(value, MARK_OP);
         } else if (klen == 5 && strncmp(arg, "check", 5) == 0) {
             check_mode = strcmp(value, "on") == 0;
         } else if (klen == 7 && strncmp(arg, "profile", 7) == 0) {

@@ -8,5 +8,6 @@ void tx_sample_begin(void);
 void tx_sample_end(void);
 void tx_stage_begin(int stage);
 void tx_stage_end(int stage);
+void tx_op_mark(void);
 
 #endif
