@@ -14,7 +14,7 @@ from ..codegen.output import write_folder
 from ..evaluation.calibration import calibrate_model
 from ..evaluation.compare import run_comparison, split_policies
 from ..evaluation.data import check_metric, load_evaluation_data
-from ..evaluation.plot import plot_png
+from ..evaluation.plot import plot_png, plot_sensor_png
 from ..evaluation.report import check_baseline, report_csv, report_json, report_markdown
 from .common import OptimizeOpt, console, progress
 
@@ -61,6 +61,10 @@ def compare(
     split: str = typer.Option("auto", "--split", help="train (x, y), test (x_test, y_test) or auto (test if present)"),
     samples: Optional[int] = typer.Option(None, "--samples", help="Use only the first N samples of the data"),
     optimize: str = OptimizeOpt,
+    devices: Optional[str] = typer.Option(None, "--devices", help="Also a split deployment, BOARD_A:STAGES,BOARD_B:"
+                                          "STAGES (the --split of simulate; here --split picks the data)"),
+    link: str = typer.Option("uart:115200", "--link", help="With --devices: uart:BAUD or bytes-per-s:RATE, "
+                             "optionally ,uj-per-byte:E"),
 ) -> None:
     """Accuracy and cost of each exit policy: tables, a plot, and a CI gate."""
     check_metric(metric)
@@ -73,17 +77,20 @@ def compare(
     with progress("compare", len(names)) as update:
         result = run_comparison(model, x, y, board, names, qemu_samples, verify_qemu,
                                 progress=lambda policy, done, total: update(done, f"policy {policy}"),
-                                optimize=optimize, data_name=data.name, split=split)
+                                optimize=optimize, data_name=data.name, split=split, devices=devices, link=link)
         update(len(names), "policies done")
     report = report_markdown(result.meta, result.rows)
-    write_folder(out, {
+    files = {
         "report.md": report,
         "report.csv": report_csv(result.rows),
         "report.json": report_json(result.meta, result.rows),
         "plot.png": plot_png(result.rows, f"{result.meta['model']} on {board}"),
-    })  # fmt: skip
+    }
+    if devices:
+        files["plot_sensor.png"] = plot_sensor_png(result.rows, f"{result.meta['model']}, split {devices}")
+    write_folder(out, files)
     print(report)
-    term.print(f"wrote {out}/report.md, report.csv, report.json, plot.png")
+    term.print(f"wrote {out}/" + ", ".join(files))
     if result.problems:
         raise TinyexitError("--verify-qemu: " + "; ".join(result.problems))
     if old is not None:

@@ -22,8 +22,11 @@ from ..codegen.boards import Board, load_board
 from ..codegen.errors import TinyexitError
 from ..codegen.options import Options
 from ..codegen.pipeline import generate
+from ..codegen.split import MEMORYLESS, Split, boundary_segments, frame_bytes, parse_link, resolve_split
+from ..firmware_sim import cycles as timing
 from ..firmware_sim.host import run_host
 from ..firmware_sim.qemu import run_library
+from ..firmware_sim.split import SplitResults, run_split
 from .data import load_dataset
 
 
@@ -71,6 +74,13 @@ class PolicyRow:
     mean_energy_uj: float | None = None
     p95_energy_uj: float | None = None
     saving_vs_none: float | None = None  # fraction of mean instructions saved against `none`
+    # --devices (split deployment) estimates, per inference; None without --devices or for policies with state.
+    sensor_energy_uj: float | None = None  # device A: its stages and the framing
+    link_bytes: float | None = None
+    link_energy_uj: float | None = None
+    remote_energy_uj: float | None = None  # device B: the frame check and its stages
+    latency_ms: float | None = None  # end to end: A, then the link and B for the samples sent on
+    p95_latency_ms: float | None = None
     pareto: bool = False
     stage_spread: list[dict] = field(default_factory=list)
 
@@ -169,6 +179,59 @@ def split_policies(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class SplitCosts:
+    """Mean cycles_est per stage on the device that runs it, and of the framing, from a split run."""
+
+    a_stage: np.ndarray  # (S,) device A's stages (NaN where not measured, or not A's)
+    b_stage: np.ndarray  # (S,) device B's stages
+    a_framing: float  # gather + CRC + seal, per frame sent
+    b_framing: float  # check + copy, per frame received
+
+    @classmethod
+    def measure(cls, res: SplitResults) -> "SplitCosts":
+        def means(dev, ran):
+            per_stage = timing.model_for(dev.board.core).estimate(dev.stage_classes)  # (N, S)
+            counts = ran.sum(axis=0)
+            return np.divide(np.where(ran, per_stage, 0.0).sum(axis=0), counts, out=np.full(counts.shape, np.nan),
+                             where=counts > 0)  # fmt: skip
+
+        def framing(dev):
+            f = timing.model_for(dev.board.core).estimate(dev.framing_classes)[res.forwarded]
+            return float(f.mean()) if f.size else float("nan")
+
+        return cls(means(res.a, res.a.stage_instructions > 0), means(res.b, res.b.stage_instructions > 0),
+                   framing(res.a), framing(res.b))  # fmt: skip
+
+    def fill(self, other: "SplitCosts") -> "SplitCosts":
+        """Stages or framing this run never reached take `other`'s (the `none` run, which reaches all)."""
+        pick = lambda a, b: b if np.isnan(a) else a  # noqa: E731
+        return SplitCosts(fill_missing_stage_means(self.a_stage, other.a_stage),
+                          fill_missing_stage_means(self.b_stage, other.b_stage),
+                          pick(self.a_framing, other.a_framing), pick(self.b_framing, other.b_framing))  # fmt: skip
+
+
+def add_split_costs(row: PolicyRow, exit_taken: np.ndarray, split: Split, link, frame: int, costs: SplitCosts) -> None:
+    """Per-sample energies on each device, link bytes and end-to-end latency from the exits taken (estimates)."""
+    k = split.boundary
+    taken = exit_taken.astype(np.int64)
+    sent = taken >= k
+    a_cum = np.cumsum(costs.a_stage[:k])
+    b_cum = np.cumsum(costs.b_stage[k:])
+    a = a_cum[np.minimum(taken, k - 1)] + np.where(sent, costs.a_framing, 0.0)
+    b = np.where(sent, costs.b_framing + b_cum[np.clip(taken - k, 0, None)], 0.0)
+    nbytes = np.where(sent, frame, 0)
+    link_ms = 1e3 * link.seconds(nbytes)
+    latency = split.a.board.time_ms(a) + np.where(sent, link_ms + split.b.board.time_ms(b), 0.0)
+    energy_a, energy_b, energy_link = split.a.board.energy_uj(a), split.b.board.energy_uj(b), link.energy_uj(nbytes)
+    row.sensor_energy_uj = None if energy_a is None else float(energy_a.mean())
+    row.remote_energy_uj = None if energy_b is None else float(energy_b.mean())
+    row.link_bytes = float(nbytes.mean())
+    row.link_energy_uj = None if energy_link is None else float(energy_link.mean())
+    row.latency_ms = float(latency.mean())
+    row.p95_latency_ms = float(np.percentile(latency, 95))
+
+
+@dataclass(frozen=True)
 class Comparison:
     meta: dict
     rows: list[PolicyRow]
@@ -188,10 +251,14 @@ def run_comparison(
     optimize: str = "speed",
     data_name: str = "arrays",
     split: str | None = None,
+    devices: str | None = None,
+    link: str = "uart:115200",
 ) -> Comparison:
     """Every policy on all of x (host) and on its first samples (QEMU).
 
     y: labels, or None to measure agreement with the final exit only.
+    devices: a split deployment (BOARD_A:STAGES,BOARD_B:STAGES, codegen.split) whose costs per device, link
+    and latency are added for each policy that decides from one exit's logits; `link` as --link.
     """
     model_path = Path(model_path)
     if len(x) == 0:
@@ -201,11 +268,20 @@ def run_comparison(
         raise TinyexitError("--qemu-samples must be at least 1: per-stage costs come from simulated samples")
     simulated = min(simulated, len(x))
     target = load_board(board)
+    link_spec = parse_link(link) if devices else None
     rows, problems, none_means = [], [], None
     with tempfile.TemporaryDirectory(prefix="tinyexit-compare-", dir=work_dir) as tmp:
         libs = {p: generate(model_path, Path(tmp) / f"lib{i}", name="model", options=Options(policy=p, optimize=optimize))
                 for i, p in enumerate(policies)}
         exits = [e.name for e in next(iter(libs.values())).graph.exits]
+        deploy = resolve_split(devices, len(exits)) if devices else None
+        if deploy is not None:
+            none_lib = libs.get("none") or generate(model_path, Path(tmp) / "lib_split_none", name="model",
+                                                    options=Options(policy="none", optimize=optimize))  # fmt: skip
+            segments = boundary_segments(none_lib.graph, deploy.boundary)
+            frame = frame_bytes(segments)
+            split_none = SplitCosts.measure(run_split(none_lib.out_dir, deploy, link_spec, segments,
+                                                      x[:min(qemu_samples, len(x))], work_dir=tmp))  # fmt: skip
         final_labels = run_host(libs[policies[0]].out_dir, x).labels if policies[0] == "none" else None
         if final_labels is None:
             none_lib = generate(model_path, Path(tmp) / "lib_none", name="model", options=Options(policy="none", optimize=optimize))
@@ -233,6 +309,11 @@ def run_comparison(
                 summarize_policy(policy, host.exit_taken, host.labels, final_labels, y, instr_mean, cycles_mean,
                                  costs.spread("instructions"), target)
             )
+            if deploy is not None and policy.strip().split(":", 1)[0] in MEMORYLESS:
+                measured = split_none if policy == "none" else SplitCosts.measure(run_split(
+                    libs[policy].out_dir, deploy, link_spec, boundary_segments(libs[policy].graph, deploy.boundary),
+                    x[:min(qemu_samples, len(x))], work_dir=tmp))  # fmt: skip
+                add_split_costs(rows[-1], host.exit_taken, deploy, link_spec, frame, measured.fill(split_none))
     add_savings(rows)
     mark_pareto(rows)
     meta = {
@@ -249,6 +330,10 @@ def run_comparison(
         "instructions": "exact guest instructions (QEMU -icount shift=0, TCG plugin)",
         "cycles_est": "estimate from a static Cortex-M timing model; flash wait states and caches not modelled",
         "clock_hz": target.clock_hz,
+        "devices": None if deploy is None else {
+            "split": deploy.text, "boundary": deploy.boundary, "a": deploy.a.board.name, "b": deploy.b.board.name,
+            "link": link_spec.text, "frame_bytes": frame, "boundary_tensors": [s.tensor for s in segments],
+        },
         "energy": None if target.power is None else (
             f"estimate: cycles_est / {target.clock_hz} Hz x {target.power.supply_v:g} V x {target.power.run_ma:g} mA "
             f"typical run current ({target.power.source}); flash wait states, peripherals and caches left out"

@@ -69,3 +69,30 @@ def arena_png(graph: Graph, title: str) -> bytes:
     fig.savefig(buf, format="png", metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def plot_sensor_png(rows: list[PolicyRow], title: str) -> bytes:
+    """compare --devices: accuracy (or agreement) against the sensor device's energy per inference, as PNG bytes."""
+    import matplotlib  # imported here: matplotlib takes a second to load and only plots need it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "tinyexit"
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    shown = [r for r in rows if r.sensor_energy_uj is not None]
+    use_accuracy = all(r.accuracy is not None for r in shown)
+    quality = [100 * (r.accuracy if use_accuracy else r.agreement) for r in shown]
+    energy = [r.sensor_energy_uj for r in shown]
+    ax.scatter(energy, quality, color="#55a868", zorder=3)
+    for r, x, y in zip(shown, energy, quality):
+        ax.annotate(r.policy, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xlabel("energy on the sensor device per inference, uJ (estimate)")
+    ax.set_ylabel("accuracy (%)" if use_accuracy else "agreement with final exit (%)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

@@ -13,7 +13,8 @@ from .compare import PolicyRow
 CSV_COLUMNS = [
     "policy", "samples", "accuracy", "agreement", "exit_shares", "mean_instructions", "p50_instructions",
     "p95_instructions", "mean_cycles_est", "p50_cycles_est", "p95_cycles_est", "mean_time_ms", "mean_energy_uj",
-    "p95_energy_uj", "saving_vs_none", "pareto",
+    "p95_energy_uj", "saving_vs_none", "pareto", "sensor_energy_uj", "link_bytes", "link_energy_uj",
+    "remote_energy_uj", "latency_ms", "p95_latency_ms",
 ]
 
 
@@ -49,6 +50,29 @@ def _energy_sentence(meta: dict) -> str:
     return time + f"Energy is an {meta['energy']}."
 
 
+def _devices_table(meta: dict, rows: list[PolicyRow]) -> list[str]:
+    """compare --devices: energy on each device, the link and end-to-end latency per policy (estimates)."""
+    d = meta.get("devices")
+    if not d:
+        return []
+    lines = [
+        "", f"## Split deployment {d['split']} over {d['link']} (estimates)", "",
+        f"Device A ({d['a']}) runs stages 0-{d['boundary'] - 1} and sends the {len(d['boundary_tensors'])} boundary "
+        f"tensor(s) in a {d['frame_bytes']:,}-byte frame when the policy goes on; device B ({d['b']}) runs the rest. "
+        "Per inference, from the exits the host build took and per-stage costs from two QEMUs. Policies whose "
+        "decision carries state across exits or samples are not split (`-`).",
+        "",
+        "| policy | sensor uJ (A) | link bytes | link uJ | remote uJ (B) | latency ms | p95 latency ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| `{r.policy}` | {_num(r.sensor_energy_uj, 2)} | {_num(r.link_bytes, 1)} | {_num(r.link_energy_uj, 2)} | "
+            f"{_num(r.remote_energy_uj, 2)} | {_num(r.latency_ms, 3)} | {_num(r.p95_latency_ms, 3)} |"
+        )
+    return lines
+
+
 def report_markdown(meta: dict, rows: list[PolicyRow]) -> str:
     lines = [
         f"# Exit policies for {meta['model']} on {meta['board']}",
@@ -72,6 +96,7 @@ def report_markdown(meta: dict, rows: list[PolicyRow]) -> str:
             f"{_pct(r.saving_vs_none)} | {'*' if r.pareto else ''} |"
         )
     lines += ["", "Exit shares are listed in stage order: " + ", ".join(meta["exits"]) + "."]
+    lines += _devices_table(meta, rows)
     return "\n".join(lines) + "\n"
 
 

@@ -237,3 +237,52 @@ def test_simulate_split_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tinyexit", "simulate", str(fixture_path("ee_three_exits"))],
                           capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2 and "simulate needs --board" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_compare_with_devices_adds_the_split_columns(tmp_path):
+    from tinyexit.codegen.boards import load_board
+    from tinyexit.evaluation.compare import run_comparison
+    from tinyexit.evaluation.report import report_csv, report_markdown
+
+    model = fixture_path("ee_three_exits")
+    lib = generate(model, tmp_path / "lib", name="m", options=Options(policy="none"))
+    x = inputs(lib, 6, seed=4)
+    policies = ["none", "exit:0", "confidence:0.8", "patience:1"]
+    result = run_comparison(model, x, None, M4, policies, qemu_samples=6, devices=f"{M4}:0,{M4}:1-",
+                            link="bytes-per-s:50000,uj-per-byte:0.25")  # fmt: skip
+    rows = {r.policy: r for r in result.rows}
+    segments = sp.boundary_segments(lib.graph, 1)
+    frame = sp.frame_bytes(segments)
+    # none: every sample sent on; the sensor's energy is A's stage and framing cycles, measured directly.
+    direct = fs.run_split(lib.out_dir, sp.resolve_split(f"{M4}:0,{M4}:1-", 3), sp.parse_link("bytes-per-s:50000"),
+                          segments, x)  # fmt: skip
+    board = load_board(M4)
+    assert rows["none"].link_bytes == frame and rows["none"].link_energy_uj == pytest.approx(0.25 * frame)
+    assert rows["none"].sensor_energy_uj == pytest.approx(board.energy_uj(direct.a.cycles_est()).mean(), rel=1e-9)
+    assert rows["none"].remote_energy_uj == pytest.approx(board.energy_uj(direct.b.cycles_est()).mean(), rel=1e-9)
+    assert rows["none"].latency_ms == pytest.approx(direct.latency_ms().mean(), rel=1e-9)
+    # exit:0 never leaves the sensor: no link, nothing on B, latency = A's stage 0.
+    assert rows["exit:0"].link_bytes == 0 and rows["exit:0"].remote_energy_uj == 0
+    assert rows["exit:0"].sensor_energy_uj < rows["none"].sensor_energy_uj
+    assert rows["patience:1"].sensor_energy_uj is None  # state across exits: not split
+    md = report_markdown(result.meta, result.rows)
+    assert "## Split deployment" in md and f"{frame:,}-byte frame" in md
+    assert "sensor_energy_uj" in report_csv(result.rows).splitlines()[0]
+
+
+def test_compare_devices_command_writes_the_sensor_plot(tmp_path):
+    model = fixture_path("ee_three_exits")
+    lib = generate(model, tmp_path / "lib", name="m", options=Options(policy="none"))
+    data = tmp_path / "d.npz"
+    np.savez(data, x=inputs(lib, 4, seed=5))
+    proc = subprocess.run([sys.executable, "-m", "tinyexit", "compare", str(model), "--data", str(data), "--board", M4,
+                           "--policies", "none; exit:0", "-o", str(tmp_path / "r"), "--qemu-samples", "2",
+                           "--devices", f"{M4}:0-1,nucleo-f746zg:2", "--link", "uart:115200"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "r" / "plot_sensor.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| `exit:0` |" in (tmp_path / "r" / "report.md").read_text().split("## Split deployment")[1]
+    bad = subprocess.run([sys.executable, "-m", "tinyexit", "compare", str(model), "--data", str(data), "--board", M4,
+                          "--policies", "none", "-o", str(tmp_path / "r2"), "--devices", f"{M4}:0"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "must name two devices" in bad.stderr and not (tmp_path / "r2").exists()
