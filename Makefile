@@ -28,24 +28,26 @@ install-plugin:
 test:
 	$(PYTHON) -m pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider
 
-# End to end: offline keyword data, train a DS-CNN with a T-RecX exit, convert
-# to int8, generate C, build firmware, simulate it in QEMU, compare policies;
+# End to end: the README's Quick start as written (offline keyword data, train a
+# DS-CNN with a T-RecX exit, convert to int8, calibrate, generate C, build
+# firmware, simulate it in QEMU, compare policies);
 # then the same comparison on an ECG stream, where temporal policies shine, and
 # on images (ResNet-8 with a T-RecX exit on Fashion-MNIST, held-out split).
 EXAMPLE ?= build/example
 BOARD ?= nucleo-l4r5zi
 example:
 	mkdir -p $(EXAMPLE)
-	tinyexit data keywords -o $(EXAMPLE)/keywords.npz --n 2000
-	tinyexit data keywords-stream -o $(EXAMPLE)/stream.npz --n 300
-	tinyexit zoo dscnn --data $(EXAMPLE)/keywords.npz -o $(EXAMPLE)/kws_ee.tflite --epochs 10
-	tinyexit inspect $(EXAMPLE)/kws_ee.tflite
-	tinyexit calibrate $(EXAMPLE)/kws_ee.tflite --data $(EXAMPLE)/keywords.npz --policy confidence --max-drop 0.02 --method ltt
-	tinyexit generate $(EXAMPLE)/kws_ee.tflite -o $(EXAMPLE)/lib --name kws --policy confidence:0.9 --board $(BOARD)
-	tinyexit build $(EXAMPLE)/kws_ee.tflite --board $(BOARD) -o $(EXAMPLE)/firmware --policy confidence:0.9
-	tinyexit simulate $(EXAMPLE)/kws_ee.tflite --board $(BOARD) --samples 8 --policy confidence:0.9
-	tinyexit compare $(EXAMPLE)/kws_ee.tflite --data $(EXAMPLE)/stream.npz --board $(BOARD) -o $(EXAMPLE)/report \
-		--policies "none; exit:0; confidence:0.9; margin:2; entropy:0.3; difference:4; temporal-patience:3" --verify-qemu 8
+	cd $(EXAMPLE) && tinyexit data keywords -o kw.npz --n 2000
+	cd $(EXAMPLE) && tinyexit data keywords -o kw_cal.npz --n 600 --seed 1
+	cd $(EXAMPLE) && tinyexit data keywords-stream -o stream.npz --n 300
+	cd $(EXAMPLE) && tinyexit zoo dscnn --data kw.npz -o kws_ee.tflite --epochs 10
+	cd $(EXAMPLE) && tinyexit inspect kws_ee.tflite --memory
+	cd $(EXAMPLE) && tinyexit calibrate kws_ee.tflite --data kw_cal.npz --policy confidence --max-drop 0.02 -o calib.txt
+	cd $(EXAMPLE) && tinyexit generate kws_ee.tflite -o kws/ --name kws --policy @calib.txt --board $(BOARD)
+	cd $(EXAMPLE) && tinyexit build kws_ee.tflite --board $(BOARD) -o fw/ --policy @calib.txt
+	cd $(EXAMPLE) && tinyexit simulate kws_ee.tflite --board $(BOARD) --policy @calib.txt --per-op
+	cd $(EXAMPLE) && tinyexit compare kws_ee.tflite --data stream.npz --board $(BOARD) -o report/ --verify-qemu 8 \
+		--policies "none; exit:0; @calib.txt; margin:2; entropy:0.3; difference:4; temporal-patience:3"
 	tinyexit data ecg -o $(EXAMPLE)/ecg.npz --n 1200
 	tinyexit data ecg-stream -o $(EXAMPLE)/ecg_stream.npz --n 300
 	tinyexit zoo dscnn --data $(EXAMPLE)/ecg.npz -o $(EXAMPLE)/ecg_ee.tflite --epochs 10
@@ -55,6 +57,7 @@ example:
 	tinyexit zoo resnet8 --data $(EXAMPLE)/fashion.npz -o $(EXAMPLE)/image_ee.tflite --epochs 3
 	tinyexit compare $(EXAMPLE)/image_ee.tflite --data $(EXAMPLE)/fashion.npz --split test --samples 2000 --board $(BOARD) \
 		-o $(EXAMPLE)/report-image --policies "none; exit:0; confidence:0.9; margin:2; entropy:0.5" --verify-qemu 8
+	$(PYTHON) scripts/readme_example.py $(EXAMPLE) README.md
 	@echo "reports: $(EXAMPLE)/report/ (keywords), $(EXAMPLE)/report-ecg/ (ECG stream), $(EXAMPLE)/report-image/ (Fashion-MNIST)"
 
 # Speed and memory of the generated code beside TFLM: writes bench/results.{md,json}.

@@ -17,7 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..codegen.errors import TinyexitError
 from ..codegen.output import write_file
 
-PolicyOpt = typer.Option("none", "--policy", help="Exit policy, e.g. none, exit:0, confidence:0.9, margin:2.5")
+PolicyOpt = typer.Option("none", "--policy", help="Exit policy, e.g. none, exit:0, confidence:0.9, margin:2.5, "
+                         "or @FILE: the policy `tinyexit calibrate -o FILE` wrote")
 ExitsOpt = typer.Option(None, "--exits", help="Exit names in stage order, e.g. exit0,final (default: by MACs)")
 BoardOpt = typer.Option(..., "--board", "-b", help="Board name (see `tinyexit boards`) or path to a board .toml")
 OptOpt = typer.Option("-O2", "--opt", help="Optimisation level for arm-none-eabi-gcc")

@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from ..codegen.errors import TinyexitError
-from ..codegen.options import check_optimize
-from ..codegen.output import write_folder
+from ..codegen.options import check_optimize, read_policy
+from ..codegen.output import write_file, write_folder
 from ..evaluation.calibration import calibrate_model
 from ..evaluation.compare import run_comparison, split_policies
 from ..evaluation.data import check_metric, load_evaluation_data
@@ -34,17 +34,25 @@ def calibrate(
                                   help="One threshold per non-final exit (a comma list), the fewest expected MACs"),
     correction: str = typer.Option("fixed-sequence", "--correction",
                                    help="--per-exit with ltt: fixed-sequence (Pareto testing) or bonferroni"),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write the policy string to this file, for "
+                                       "--policy @FILE in generate, build, simulate, run and compare"),
 ) -> None:
     """Pick a threshold whose accuracy loss stays within --max-drop; print the policy string."""
     x, y = load_evaluation_data(data, metric, split)
     found = calibrate_model(model, x, y, policy, max_drop, method=method, delta=delta, seed=seed,
                             per_exit=per_exit, correction=correction)
+    if out is not None:
+        write_file(out, f"{found.policy}\n".encode())
     if as_json:
         print(json.dumps(found.to_dict(), indent=2))
-    else:
-        term = console()
-        for line in found.lines():
-            term.print(line)
+        return
+    term = console()
+    for line in found.lines():
+        term.print(line)
+    term.print(f"calibrated on {data.name} ({len(x)} samples): held-out means held out from calibration, so pass "
+               "data the model was not trained on")
+    if out is not None:
+        term.print(f"wrote {out}: use it as --policy @{out}")
 
 
 def compare(
@@ -69,7 +77,11 @@ def compare(
     """Accuracy and cost of each exit policy: tables, a plot, and a CI gate."""
     check_metric(metric)
     check_optimize(optimize)
-    names = split_policies(policies)
+    given = split_policies(policies)
+    names = list(dict.fromkeys(read_policy(p) for p in given))  # an @FILE may hold a policy listed already
+    for p in given:
+        if p.startswith("@"):
+            print(f"{p}: {read_policy(p)}")
     limit = parse_percent(max_regression)
     old = load_baseline(baseline) if baseline else None
     x, y = load_evaluation_data(data, metric, split, samples)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import TinyexitError
 
@@ -28,7 +29,26 @@ def check_optimize(optimize: str) -> str:
     return optimize
 
 
+def read_policy(policy: str) -> str:
+    """A policy string, or `@FILE`: the policy written in that file (`tinyexit calibrate -o FILE`).
+
+    The file holds the policy on its first line that is neither empty nor a `#` comment.
+    """
+    if not policy.startswith("@"):
+        return policy
+    path = Path(policy[1:])
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise TinyexitError(f"--policy {policy}: cannot read {path} ({exc.strerror}); write it with "
+                            f"`tinyexit calibrate MODEL --data D.npz --policy confidence --max-drop 0.01 -o {path}`") from None  # fmt: skip
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    if not lines:
+        raise TinyexitError(f"--policy {policy}: {path} holds no policy; put one like confidence:0.9 on its first line")
+    return lines[0]
+
+
 def make_options(policy: str = "none", exits: str | None = None, optimize: str = "speed") -> Options:
-    """Options from the command-line forms: `--exits exit0,final`, `--optimize size`."""
+    """Options from the command-line forms: `--policy @calib.txt`, `--exits exit0,final`, `--optimize size`."""
     order = tuple(n.strip() for n in exits.split(",")) if exits else None
-    return Options(policy=policy, exit_order=order, optimize=check_optimize(optimize))
+    return Options(policy=read_policy(policy), exit_order=order, optimize=check_optimize(optimize))

@@ -191,3 +191,15 @@ def test_flash_overflow_suggests_optimize_size(optimize, advice, tmp_path):
         f"kws does not fit nucleo-l4r5zi: FLASH overflowed by 10 bytes (needs {board.flash.size + 10:,} of "
         f"{board.flash.size:,}); {advice}"
     )
+
+
+def test_policy_file_and_data_file_errors_say_how_to_make_them(tmp_path):
+    line = one_error(tinyexit("generate", fixture_path("ee_dscnn"), "-o", tmp_path / "o", "--policy", "@no-calib.txt"))
+    assert line == ("error: --policy @no-calib.txt: cannot read no-calib.txt (No such file or directory); write it with "
+                    "`tinyexit calibrate MODEL --data D.npz --policy confidence --max-drop 0.01 -o no-calib.txt`")
+    missing = tmp_path / "stream.npz"
+    line = one_error(tinyexit("compare", fixture_path("ee_dscnn"), "--data", missing, "--board", BOARD,
+                              "--policies", "none; exit:0", "-o", tmp_path / "r"))  # fmt: skip
+    assert line == (f"error: {missing}: no such file; make one with `tinyexit data NAME -o {missing}` (NAME: "
+                    "fashion-mnist, keywords, keywords-stream, ecg, ecg-stream) or save arrays with "
+                    "numpy.savez(path, x=..., y=...)")

@@ -1,0 +1,69 @@
+"""Put what `make example` measured into README.md, so its figures are never typed by hand.
+
+    python scripts/readme_example.py [build/example] [README.md]
+
+Replaces the lines between `<!-- example:NAME -->` and `<!-- /example:NAME -->`
+with a table made from build/example/NAME/report.json (`make example` writes
+report/, report-ecg/, report-image/), and `<!-- example:calib -->` with the
+policy the Quick start's calibrate step wrote. A marker whose report is missing
+is left as it is and named on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+
+def table(report: dict) -> list[str]:
+    exits = report["meta"]["exits"]
+    head = ["| policy | accuracy | agreement with final | exits (" + " / ".join(exits) + ") | mean instructions "
+            "| mean ms (est.) | saving vs none |", "|---|---:|---:|---|---:|---:|---:|"]  # fmt: skip
+    rows = []
+    for p in report["policies"]:
+        accuracy = "-" if p["accuracy"] is None else f"{100 * p['accuracy']:.1f}%"
+        shares = " / ".join(f"{100 * s:.0f}%" for s in p["exit_shares"])
+        ms = "-" if p.get("mean_time_ms") is None else f"{p['mean_time_ms']:.2f}"
+        saving = "-" if p["saving_vs_none"] is None else f"{100 * p['saving_vs_none']:.1f}%"
+        rows.append(f"| `{p['policy']}` | {accuracy} | {100 * p['agreement']:.1f}% | {shares} | "
+                    f"{p['mean_instructions']:,.0f} | {ms} | {saving} |")  # fmt: skip
+    samples = report["meta"]["samples"]
+    return head + rows + ["", f"({samples:,} samples of {report['meta']['data']}, {report['meta']['board']}; "
+                          f"written by scripts/readme_example.py from `make example`'s report.json)"]  # fmt: skip
+
+
+def fill(readme: str, example: Path) -> tuple[str, list[str]]:
+    missing = []
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name == "calib":
+            path = example / "calib.txt"
+            body = [f"`{path.read_text().strip()}`"] if path.is_file() else None
+        else:
+            path = example / name / "report.json"
+            body = table(json.loads(path.read_text())) if path.is_file() else None
+        if body is None:
+            missing.append(str(path))
+            return match.group(0)
+        return f"<!-- example:{name} -->\n" + "\n".join(body) + f"\n<!-- /example:{name} -->"
+
+    text = re.sub(r"<!-- example:([\w-]+) -->\n.*?<!-- /example:\1 -->", replace, readme, flags=re.S)
+    return text, missing
+
+
+def main(argv: list[str]) -> int:
+    example = Path(argv[1]) if len(argv) > 1 else Path("build/example")
+    readme = Path(argv[2]) if len(argv) > 2 else Path(__file__).resolve().parents[1] / "README.md"
+    text, missing = fill(readme.read_text(), example)
+    for path in missing:
+        print(f"readme_example: {path} not found; its README figures are left as they were", file=sys.stderr)
+    readme.write_text(text)
+    print(f"updated {readme} from {example}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
