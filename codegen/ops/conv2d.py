@@ -248,14 +248,21 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
         inputs=(op.inputs[0],),
         outputs=(op.outputs[0],),
         macs=batches * out_h * out_w * out_c * k,
-        scratch=gemm_scratch(col_words, in_c) + (24 * out_c if "mult" in requant else 0),  # + W8_EXTRA
+        scratch=gemm_scratch(col_words, in_c, out_c if "mult" in requant else None),
         inplace=({0: pixelwise_inplace_offset(inp.nbytes, out.nbytes)} if pointwise else {}),
     )
 
 
-def gemm_scratch(col_words: int, in_c: int) -> int:
-    """TX_CONV2D_GEMM_S8_SCRATCH: two columns of pair words, plus a byte gather row when in_c % 4."""
-    return 8 * col_words + (2 * col_words if in_c % 4 else 0)
+def gemm_scratch(col_words: int, in_c: int, w8_out_c: int | None = None) -> int:
+    """Scratch bytes of tx_conv2d_gemm_s8: a byte gather row when in_c % 4, plus
+
+    - int16 weights (w8_out_c None), TX_CONV2D_GEMM_S8_SCRATCH: two columns of pair words;
+    - int8 weights, TX_CONV2D_GEMM_S8_W8_SCRATCH: three columns and w8_out_c 24-byte records.
+    """
+    gather = 2 * col_words if in_c % 4 else 0
+    if w8_out_c is None:
+        return 8 * col_words + gather
+    return 12 * col_words + gather + 24 * w8_out_c
 
 
 def w8_param(requant: dict) -> dict:

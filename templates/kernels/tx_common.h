@@ -204,6 +204,18 @@ static inline int32_t tx_pair(int32_t lo, int32_t hi)
     return (int32_t)(((uint32_t)(uint16_t)lo) | ((uint32_t)(uint16_t)hi << 16));
 }
 
+/* tx_ssat8: x saturated to [-128, 127], one SSAT on DSP cores (ACLE's __ssat trips -Wsign-conversion). */
+static inline int32_t tx_ssat8(int32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(x));
+    return r;
+#else
+    return tx_clamp(x, -128, 127);
+#endif
+}
+
 /*
  * tx_output_rs: the int8 output of an accumulator, TFLM's requantization in
  * one SMLAL, plus the output zero point, clamped to the fused activation's
@@ -248,13 +260,46 @@ static inline void tx_output_rs2(int32_t acc_a, int32_t acc_b, const int32_t *q,
     const int32_t vb = ((int32_t)(tb >> 32) >> hi_shift) + output_offset;
 #if defined(__ARM_FEATURE_DSP)
     if (act_min == -128 && act_max == 127) { /* no activation to apply: one SSAT each */
-        *out_a = (int8_t)__ssat(va, 8);
-        *out_b = (int8_t)__ssat(vb, 8);
+        *out_a = (int8_t)tx_ssat8(va);
+        *out_b = (int8_t)tx_ssat8(vb);
         return;
     }
 #endif
     *out_a = (int8_t)tx_clamp(va, act_min, act_max);
     *out_b = (int8_t)tx_clamp(vb, act_min, act_max);
+}
+
+/*
+ * tx_output_rs3: tx_output_rs for three accumulators of the same channel (three
+ * output pixels), written to out[0], out[stride], out[2 * stride]; as
+ * tx_output_rs2, the record is read once and all three values are computed
+ * before any store.
+ */
+static inline void tx_output_rs3(int32_t acc_a, int32_t acc_b, int32_t acc_c, const int32_t *q, int8_t *out,
+                                 int32_t stride, int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32_t m = q[0], hi_shift = q[1], pre = q[4];
+    const uint32_t mask = (uint32_t)q[5];
+    const int64_t round = (int64_t)(((uint64_t)(uint32_t)q[3] << 32) | (uint32_t)q[2]);
+    const int32_t xa = (int32_t)((uint32_t)acc_a << pre), xb = (int32_t)((uint32_t)acc_b << pre);
+    const int32_t xc = (int32_t)((uint32_t)acc_c << pre);
+    const int64_t ta = (int64_t)xa * m + round - (int64_t)((uint32_t)xa & mask);
+    const int64_t tb = (int64_t)xb * m + round - (int64_t)((uint32_t)xb & mask);
+    const int64_t tc = (int64_t)xc * m + round - (int64_t)((uint32_t)xc & mask);
+    const int32_t va = ((int32_t)(ta >> 32) >> hi_shift) + output_offset;
+    const int32_t vb = ((int32_t)(tb >> 32) >> hi_shift) + output_offset;
+    const int32_t vc = ((int32_t)(tc >> 32) >> hi_shift) + output_offset;
+#if defined(__ARM_FEATURE_DSP)
+    if (act_min == -128 && act_max == 127) { /* no activation to apply: one SSAT each */
+        out[0] = (int8_t)tx_ssat8(va);
+        out[stride] = (int8_t)tx_ssat8(vb);
+        out[2 * stride] = (int8_t)tx_ssat8(vc);
+        return;
+    }
+#endif
+    out[0] = (int8_t)tx_clamp(va, act_min, act_max);
+    out[stride] = (int8_t)tx_clamp(vb, act_min, act_max);
+    out[2 * stride] = (int8_t)tx_clamp(vc, act_min, act_max);
 }
 
 /* tx_smlad: acc + lo(a) * lo(b) + hi(a) * hi(b) (the SMLAD instruction). */
