@@ -26,6 +26,42 @@ static void zero_groups(int32_t *dst, int32_t groups, int32_t step)
     }
 }
 
+/* dst[0..n) = src[0..n): whole words while they last (memcpy of 4 bytes: one unaligned LDR / STR
+ * on cores that allow it, bytes elsewhere), then bytes. Taps here are a few bytes long, too short
+ * for a call to memcpy to pay. */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        memcpy(dst, &v, 4);
+        src += 4;
+        dst += 4;
+    }
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+}
+
+/* dst[0..n) = the byte in every byte of `splat`, the same way (written so that the compiler does
+ * not turn it back into a call to memset). */
+static inline void fill_bytes(int8_t *dst, uint32_t splat, int32_t n)
+{
+    for (; n >= 4; n -= 4) {
+        memcpy(dst, &splat, 4);
+        dst += 4;
+    }
+    if (n > 0) {
+        dst[0] = (int8_t)splat;
+    }
+    if (n > 1) {
+        dst[1] = (int8_t)splat;
+    }
+    if (n > 2) {
+        dst[2] = (int8_t)splat;
+    }
+}
+
 /* The values build_column reads, copied out of the params: passed by value, they are
  * locals of build_column, which its int32/int8 stores to the columns cannot alias
  * (stores through int32_t * may alias the int32_t fields of *p, forcing reloads). */
@@ -68,38 +104,29 @@ static void build_column(const column_geometry g, const int8_t *in_b, int32_t y,
         }
         zero_groups(dst, g.groups - g.k_h * g.k_w * tap_groups, g.step);
     } else {
-        /* Gather the raw bytes (padding = the zero point, which widens to 0), then widen.
-         * Byte loops, not memcpy/memset: taps here are a few bytes long. */
-        const int8_t zero_point = (int8_t)(-g.input_offset);
+        /* Gather the raw bytes (padding = the zero point, which widens to 0), then widen. */
+        const uint32_t zero_points = 0x01010101u * (uint8_t)(-g.input_offset); /* the zero point, 4 times */
         int8_t *dst = gather;
         const int32_t row_inside = g.dil_w == 1 && ix0 >= 0 && ix0 + g.k_w <= g.in_w;
         const int32_t row_bytes = g.k_w * g.in_c;
         for (int32_t ky = 0; ky < g.k_h; ++ky) {
             const int32_t iy = iy0 + ky * g.dil_h;
             if (row_inside && iy >= 0 && iy < g.in_h) { /* the kernel row's bytes are contiguous */
-                const int8_t *src = in_b + (iy * g.in_w + ix0) * g.in_c;
-                for (int32_t c = 0; c < row_bytes; ++c) {
-                    dst[c] = src[c];
-                }
+                copy_bytes(dst, in_b + (iy * g.in_w + ix0) * g.in_c, row_bytes);
                 dst += row_bytes;
                 continue;
             }
             for (int32_t kx = 0; kx < g.k_w; ++kx) {
                 const int32_t ix = ix0 + kx * g.dil_w;
                 if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
-                    for (int32_t c = 0; c < g.in_c; ++c) {
-                        dst[c] = zero_point;
-                    }
+                    fill_bytes(dst, zero_points, g.in_c);
                 } else {
-                    const int8_t *src = in_b + (iy * g.in_w + ix) * g.in_c;
-                    for (int32_t c = 0; c < g.in_c; ++c) {
-                        dst[c] = src[c];
-                    }
+                    copy_bytes(dst, in_b + (iy * g.in_w + ix) * g.in_c, g.in_c);
                 }
                 dst += g.in_c;
             }
         }
-        memset(dst, zero_point, (size_t)(4 * g.groups - (dst - gather)));
+        fill_bytes(dst, zero_points, (int32_t)(gather + 4 * g.groups - dst)); /* the tail: < 8 bytes */
         tx_widen4_s8(col, g.step, gather, g.groups, g.input_offset);
     }
 }
