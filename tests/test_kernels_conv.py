@@ -15,6 +15,7 @@ from kernel_models import conv_model, depthwise_model
 from tflite_builder import TensorSpec, conv2d_options, one_op_model, schema
 
 from codegen.errors import TinyexitError
+from codegen.fixedpoint import rounding_divide_by_pot, saturating_rounding_doubling_high_mul
 from codegen.ops import conv2d, depthwise_conv2d, fully_connected, gemm
 from codegen.reader import parse_model
 
@@ -271,3 +272,31 @@ def test_depthwise_refuses_inconsistent_depth_multiplier():
     graph.ops[0].options["depth_multiplier"] = 3
     with pytest.raises(TinyexitError, match="depth multiplier 3"):
         depthwise_conv2d.prepare(graph, graph.ops[0])
+
+
+def test_fast_requantization_equals_tflm_arithmetic():
+    """tx_mr (tx_common.h): one SMMULR of 2 * acc, then (v + c + (v >> 31)) >> r with c = 2^(r-1) + z * 2^r,
+    equals TFLM's SRDHM + RoundingDivideByPOT + zero point over |acc| < 2^30 and right shifts 1..22."""
+    rng = np.random.default_rng(13)
+    edges = [0, 1, -1, 2**30 - 1, -(2**30 - 1), 2**29, -(2**29)]
+    for _ in range(4000):
+        acc = int(rng.choice(edges)) if rng.random() < 0.1 else int(rng.integers(-(2**30) + 1, 2**30))
+        m = int(rng.choice([0, 2**30, 2**31 - 1])) if rng.random() < 0.05 else int(rng.integers(2**30, 2**31))
+        r = int(rng.integers(1, gemm.FAST_MAX_RIGHT_SHIFT + 1))
+        z = int(rng.integers(-128, 128))
+        expected = rounding_divide_by_pot(saturating_rounding_doubling_high_mul(acc, m), r) + z
+        v = (2 * acc * m + 2**31) >> 32  # SMMULR
+        c = 2 ** (r - 1) + z * 2**r
+        assert abs(v + c + (v >> 31)) < 2**31
+        assert (v + c + (v >> 31)) >> r == expected, (acc, m, r, z)
+
+
+def test_fast_requantization_choice():
+    """rq_fast only for the int8 GEMM path, and not when a channel shifts left (multiplier above one)."""
+    for case, fast in (("kernel_1x1", 1), ("pointwise_c8_odd_out_c", 1), ("multiplier_above_one", 0)):
+        graph = parse_model(conv_model(seed=len(case), **CONV_CASES[case]))
+        (size,) = conv2d.prepare(graph, graph.ops[0], optimize="size")
+        (speed,) = conv2d.prepare(graph, graph.ops[0], optimize="speed")
+        assert size.params.get("rq_fast", 0) == fast and "rq_fast" not in speed.params
+    assert not gemm.fast_requant_ok(np.array([2**30]), np.array([-23]), np.array([100]))
+    assert not gemm.fast_requant_ok(np.array([2**30]), np.array([-3]), np.array([2**30]))

@@ -25,7 +25,8 @@ from ..ir import Graph, Op, Tensor
 from ..quant import activation_range, quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import constant, int8_activation, op_error
-from .gemm import channel_pair_words, packed_channel_words, padded_length, pixelwise_inplace_offset, requant_records
+from .gemm import (channel_pair_words, fast_requant_ok, packed_channel_words, padded_length, pixelwise_inplace_offset,
+                   requant_records)
 from .windowing import window
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
@@ -239,6 +240,7 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
             "act_min": act_min,
             "act_max": act_max,
             **w8_param(requant),
+            **fast_requant_param(requant, max_abs_acc(k, bias)),
         },
         arrays={
             "weights": gemm_weights(rows, requant, f"'{weights.name}' [{out_c}][{k_h}][{k_w}][{in_c}]"),
@@ -268,6 +270,13 @@ def gemm_scratch(col_words: int, in_c: int, w8_out_c: int | None = None) -> int:
 def w8_param(requant: dict) -> dict:
     """{"w8": 1} for the size layout (compact requantization), nothing for speed (the field defaults to 0)."""
     return {"w8": 1} if "mult" in requant else {}
+
+
+def fast_requant_param(requant: dict, bound: np.ndarray) -> dict:
+    """{"rq_fast": 1} when tx_conv2d_gemm_s8's int8 path may requantize with tx_mr (gemm.fast_requant_ok)."""
+    if "mult" in requant and fast_requant_ok(requant["mult"].values, requant["shift"].values, bound):
+        return {"rq_fast": 1}
+    return {}
 
 
 def gemm_weights(rows: np.ndarray, requant: dict, what: str) -> ConstArray:

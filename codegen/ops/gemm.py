@@ -128,6 +128,22 @@ def requant_records(mults: np.ndarray, shifts: np.ndarray, max_abs_acc: np.ndarr
     return ((records + 2**31) % 2**32 - 2**31).astype(np.int32)  # words as two's complement int32
 
 
+FAST_MAX_RIGHT_SHIFT = 22  # tx_mr: 2^(r-1) + 128 * 2^r < 2^30
+
+
+def fast_requant_ok(mults: np.ndarray, shifts: np.ndarray, max_abs_acc: np.ndarray) -> bool:
+    """Whether tx_mr (tx_common.h: one SMMULR, one per-channel constant) is exact for this layer.
+
+    Every channel needs a right shift r = -shift in [1, FAST_MAX_RIGHT_SHIFT] (or a zero
+    multiplier), and every accumulator |acc| < 2^30 so that 2 * acc fits int32.
+    """
+    m = np.asarray(mults, dtype=np.int64)
+    sh = np.asarray(shifts, dtype=np.int64)
+    right = (sh <= -1) & (sh >= -FAST_MAX_RIGHT_SHIFT)
+    bound = np.broadcast_to(np.asarray(max_abs_acc, dtype=np.int64), m.shape)
+    return bool(np.all(right | (m == 0)) and np.all(bound < 2**30))
+
+
 def pixelwise_inplace_offset(in_bytes: int, out_bytes: int) -> int:
     """Where a pixel-by-pixel kernel's input may start inside its output buffer.
 

@@ -272,8 +272,15 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
     int32_t *cols = (int32_t *)(void *)scratch;
     int8_t *gather = scratch + 12 * col_words;
     int32_t *const records = (int32_t *)(void *)(scratch + TX_CONV2D_GEMM_S8_W8_SCRATCH(col_words, g.in_c, 0));
+    /* rq_fast: {m, c, r} records (tx_mr); otherwise the 64-bit ones (tx_output_rs). */
+    const int32_t fast = p->rq_fast;
+    const int32_t rw = fast ? TX_MR_WORDS : TX_RECORD_WORDS; /* words per record */
     for (int32_t c = 0; c < out_c; ++c) {
-        tx_record_from(p->mult[c], p->shift[c], records + TX_RECORD_WORDS * c);
+        if (fast) {
+            tx_mr_record(p->mult[c], p->shift[c], output_offset, records + TX_MR_WORDS * c);
+        } else {
+            tx_record_from(p->mult[c], p->shift[c], records + TX_RECORD_WORDS * c);
+        }
     }
 
     for (int32_t b = 0; b < batches; ++b) {
@@ -309,12 +316,17 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
                     acc[0] = acc[1] = acc[2] = bb[0];
                     acc[3] = acc[4] = acc[5] = bb[1];
                     dot_3x2_w8(cols, w, groups, acc);
-                    tx_output_rs3(acc[0], acc[1], acc[2], q, d, out_c, output_offset, act_min, act_max);
-                    tx_output_rs3(acc[3], acc[4], acc[5], q + TX_RECORD_WORDS, d + 1, out_c, output_offset,
-                                  act_min, act_max);
+                    if (fast) {
+                        tx_output_mr3(acc[0], acc[1], acc[2], q, d, out_c, act_min, act_max);
+                        tx_output_mr3(acc[3], acc[4], acc[5], q + TX_MR_WORDS, d + 1, out_c, act_min, act_max);
+                    } else {
+                        tx_output_rs3(acc[0], acc[1], acc[2], q, d, out_c, output_offset, act_min, act_max);
+                        tx_output_rs3(acc[3], acc[4], acc[5], q + TX_RECORD_WORDS, d + 1, out_c, output_offset,
+                                      act_min, act_max);
+                    }
                     w += col_words;
                     bb += 2;
-                    q += 2 * TX_RECORD_WORDS;
+                    q += 2 * rw;
                     d += 2;
                 }
             }
@@ -325,11 +337,11 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
                 acc[3] = acc[4] = acc[5] = two ? bias[oc + 1] : 0;
                 dot_3x2_w8(cols, weights + oc * col_words / 2, groups, acc); /* oc is even */
                 for (int32_t i = 0; i < n; ++i) {
-                    o0[i * out_c + oc] = tx_output_rs(acc[i], records + TX_RECORD_WORDS * oc, output_offset,
-                                                      act_min, act_max);
-                    if (two) {
-                        o0[i * out_c + oc + 1] = tx_output_rs(acc[3 + i], records + TX_RECORD_WORDS * (oc + 1),
-                                                              output_offset, act_min, act_max);
+                    for (int32_t j = 0; j < 1 + two; ++j) {
+                        const int32_t *const qc = records + rw * (oc + j);
+                        o0[i * out_c + oc + j] =
+                            fast ? (int8_t)tx_clamp(tx_mr(acc[3 * j + i], qc[0], qc[1], qc[2]), act_min, act_max)
+                                 : tx_output_rs(acc[3 * j + i], qc, output_offset, act_min, act_max);
                     }
                 }
             }

@@ -54,6 +54,9 @@ typedef struct {
                                  interleaved per group of 4, mult/shift                  */
     const int32_t *mult;      /* [out_c] Q31 multipliers (w8 only)                        */
     const int8_t *shift;      /* [out_c] shifts, > 0: left (w8 only)                      */
+    int32_t rq_fast;          /* w8 only, 1: every shift is a right shift in [1, 22] (or its
+                                 multiplier 0) and |acc| < 2^30: requantize with SMMULR
+                                 (tx_mr in tx_common.h); 0: 64-bit records (tx_output_rs)   */
 } tx_conv2d_gemm_s8_params;
 
 /* Bytes of scratch the kernel needs: two columns, plus one byte per column
