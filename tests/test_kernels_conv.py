@@ -300,3 +300,13 @@ def test_fast_requantization_choice():
         assert size.params.get("rq_fast", 0) == fast and "rq_fast" not in speed.params
     assert not gemm.fast_requant_ok(np.array([2**30]), np.array([-23]), np.array([100]))
     assert not gemm.fast_requant_ok(np.array([2**30]), np.array([-3]), np.array([2**30]))
+
+
+def test_fast_requantization_choice_depthwise():
+    """The int8 depthwise c4 variant takes rq_fast too, except with a left shift."""
+    for case, fast in (("c4_same_s1_relu6", 1), ("c4_kernel_2x2_s2", 1), ("c4_shape_multiplier_above_one", 0)):
+        graph = parse_model(depthwise_model(seed=len(case), **DEPTHWISE_CASES[case]))
+        (size,) = depthwise_conv2d.prepare(graph, graph.ops[0], optimize="size")
+        (speed,) = depthwise_conv2d.prepare(graph, graph.ops[0], optimize="speed")
+        assert size.kernel == "depthwise_conv2d_c4_s8"
+        assert size.params.get("rq_fast", 0) == fast and "rq_fast" not in speed.params

@@ -24,7 +24,7 @@ from .base import ConstArray, KernelCall
 from .common import int8_activation, op_error
 from .conv2d import (REQUANT_COMMENT, bias_values, check_optimize, compact_requant, max_abs_acc, channel_multipliers, check_accumulator, fused_activation, nhwc,
                      symmetric_int8_weights)
-from .gemm import pair_words, requant_records
+from .gemm import fast_requant_ok, pair_words, requant_records
 from .windowing import window
 
 C4_MAX_KH = 8  # rows[] in tx_depthwise_conv2d_c4_s8.c
@@ -77,6 +77,9 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
                     "act_min": act_min,
                     "act_max": act_max,
                     **({"w8": 1} if size else {}),
+                    # int8 path: requantize with tx_mr where exact (tx_common.h, gemm.fast_requant_ok)
+                    **({"rq_fast": 1} if size and fast_requant_ok(mults, shifts, max_abs_acc(k_h * k_w, bias))
+                       else {}),
                 },
                 arrays={
                     "weights": (ConstArray("int32_t", group_major_packed(weights.data, k_h * k_w, out_c),

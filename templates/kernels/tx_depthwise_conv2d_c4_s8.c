@@ -155,6 +155,28 @@ static inline void window_taps_3x3(const int32_t *a0, const int32_t *a1, const i
 #endif
 }
 
+/* dst[0..3] = the four channels' accumulators requantized with their {m, c, r} records (q: channel 0's). */
+static inline void output_mr4(const int32_t acc[4], const int32_t *q, int8_t *dst, int32_t act_min, int32_t act_max)
+{
+    const int32_t v0 = tx_mr(acc[0], q[0], q[1], q[2]);
+    const int32_t v1 = tx_mr(acc[1], q[3], q[4], q[5]);
+    const int32_t v2 = tx_mr(acc[2], q[6], q[7], q[8]);
+    const int32_t v3 = tx_mr(acc[3], q[9], q[10], q[11]);
+#if defined(__ARM_FEATURE_DSP)
+    if (act_min == -128 && act_max == 127) { /* no activation to apply: one SSAT each */
+        dst[0] = (int8_t)tx_ssat8(v0);
+        dst[1] = (int8_t)tx_ssat8(v1);
+        dst[2] = (int8_t)tx_ssat8(v2);
+        dst[3] = (int8_t)tx_ssat8(v3);
+        return;
+    }
+#endif
+    dst[0] = (int8_t)tx_clamp(v0, act_min, act_max);
+    dst[1] = (int8_t)tx_clamp(v1, act_min, act_max);
+    dst[2] = (int8_t)tx_clamp(v2, act_min, act_max);
+    dst[3] = (int8_t)tx_clamp(v3, act_min, act_max);
+}
+
 void tx_depthwise_conv2d_c4_s8(const tx_depthwise_conv2d_c4_s8_params *p, const int8_t *in, int8_t *out,
                                int8_t *scratch)
 {
@@ -172,9 +194,14 @@ void tx_depthwise_conv2d_c4_s8(const tx_depthwise_conv2d_c4_s8_params *p, const 
     int32_t *wide = ring + p->k_h * row_words; /* [taps][2] pair words */
     int32_t *records = wide + 2 * taps;         /* [in_c][TX_RECORD_WORDS] */
     const int32_t w8 = TX_W8(p);
+    const int32_t fast = w8 && p->rq_fast; /* {m, c, r} records, tx_mr */
     if (w8) {
         for (int32_t c = 0; c < p->in_c; ++c) {
-            tx_record_from(p->mult[c], p->shift[c], records + TX_RECORD_WORDS * c);
+            if (fast) {
+                tx_mr_record(p->mult[c], p->shift[c], output_offset, records + TX_MR_WORDS * c);
+            } else {
+                tx_record_from(p->mult[c], p->shift[c], records + TX_RECORD_WORDS * c);
+            }
         }
     }
     const int32_t *const requant = w8 ? records : p->requant;
@@ -219,6 +246,23 @@ void tx_depthwise_conv2d_c4_s8(const tx_depthwise_conv2d_c4_s8_params *p, const 
                     grows[ky] = rows[ky] + g * 2 * p->row_w;
                 }
                 int8_t *dst = dst_row + c;
+                if (is_3x3 && fast) {
+                    /* As below, with the {m, c, r} records: three loads and 6 instructions per output. */
+                    const int32_t *a0 = grows[0], *a1 = grows[1], *a2 = grows[2];
+                    const int32_t *q = requant + TX_MR_WORDS * c;
+                    const int32_t b0 = p->bias[c], b1 = p->bias[c + 1], b2 = p->bias[c + 2], b3 = p->bias[c + 3];
+                    const int32_t step = 2 * p->stride_w, out_step = p->in_c, out_w = p->out_w;
+                    for (int32_t x = 0; x < out_w; ++x) {
+                        int32_t acc[4] = {b0, b1, b2, b3};
+                        window_taps_3x3(a0, a1, a2, w, acc);
+                        output_mr4(acc, q, dst, act_min, act_max);
+                        a0 += step;
+                        a1 += step;
+                        a2 += step;
+                        dst += out_step;
+                    }
+                    continue;
+                }
                 if (is_3x3) {
                     /* Locals for everything the loop reads: the int8 stores may alias *p. */
                     const int32_t *a0 = grows[0], *a1 = grows[1], *a2 = grows[2];
@@ -246,6 +290,11 @@ void tx_depthwise_conv2d_c4_s8(const tx_depthwise_conv2d_c4_s8_params *p, const 
                      * could exceed INT32_MAX. */
                     int32_t acc[4] = {p->bias[c], p->bias[c + 1], p->bias[c + 2], p->bias[c + 3]};
                     window_taps(grows, col, w, p->k_h, p->k_w, acc);
+                    if (fast) {
+                        output_mr4(acc, requant + TX_MR_WORDS * c, dst, act_min, act_max);
+                        dst += p->in_c;
+                        continue;
+                    }
                     dst[0] = tx_output_rs(acc[0], requant + TX_RECORD_WORDS * c, output_offset, act_min, act_max);
                     dst[1] = tx_output_rs(acc[1], requant + TX_RECORD_WORDS * (c + 1), output_offset, act_min, act_max);
                     dst[2] = tx_output_rs(acc[2], requant + TX_RECORD_WORDS * (c + 2), output_offset, act_min, act_max);

@@ -51,6 +51,8 @@ typedef struct {
     int32_t w8;               /* 0: pair-word weights and records; 1: int8 weights, mult/shift */
     const int32_t *mult;      /* [in_c] Q31 multipliers (w8 only)                         */
     const int8_t *shift;      /* [in_c] shifts, > 0: left (w8 only)                       */
+    int32_t rq_fast;          /* w8 only, 1: requantize with SMMULR ({m, c, r} records, tx_mr
+                                 in tx_common.h; conditions checked at generation time)   */
 } tx_depthwise_conv2d_c4_s8_params;
 
 /* Bytes of scratch: k_h widened rows of row_w * in_c int16 values, one row
