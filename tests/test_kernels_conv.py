@@ -298,8 +298,12 @@ def test_fast_requantization_choice():
         (size,) = conv2d.prepare(graph, graph.ops[0], optimize="size")
         (speed,) = conv2d.prepare(graph, graph.ops[0], optimize="speed")
         assert size.params.get("rq_fast", 0) == fast and "rq_fast" not in speed.params
-    assert not gemm.fast_requant_ok(np.array([2**30]), np.array([-23]), np.array([100]))
-    assert not gemm.fast_requant_ok(np.array([2**30]), np.array([-3]), np.array([2**30]))
+    # A right shift beyond 22 is fine when the output can only be the zero point (multiplier 0) ...
+    m, sh = gemm.fast_requant(np.array([2**30, 2**30]), np.array([-23, -3]), np.array([100, 100]))
+    assert list(m) == [0, 2**30] and list(sh) == [-1, -3]
+    # ... and not otherwise; nor an accumulator that 2 * acc could overflow.
+    assert gemm.fast_requant(np.array([2**30]), np.array([-23]), np.array([2**23])) is None
+    assert gemm.fast_requant(np.array([2**30]), np.array([-3]), np.array([2**30])) is None
 
 
 def test_fast_requantization_choice_depthwise():

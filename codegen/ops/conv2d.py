@@ -25,7 +25,7 @@ from ..ir import Graph, Op, Tensor
 from ..quant import activation_range, quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import constant, int8_activation, op_error
-from .gemm import (channel_pair_words, fast_requant_ok, packed_channel_words, padded_length, pixelwise_inplace_offset,
+from .gemm import (channel_pair_words, fast_requant, packed_channel_words, padded_length, pixelwise_inplace_offset,
                    requant_records)
 from .windowing import window
 
@@ -213,6 +213,7 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
     stride_h, stride_w = op.options["stride"]
     dil_h, dil_w = op.options["dilation"]
     rows = weights.data.reshape(out_c, k)
+    requant, fast = with_fast_requant(requant, max_abs_acc(k, bias))
     # One output pixel per input pixel, in the same order: the output may overwrite read input.
     pointwise = (k_h, k_w, stride_h, stride_w, geometry.pad_top, geometry.pad_left) == (1, 1, 1, 1, 0, 0) and (
         (in_h, in_w) == (out_h, out_w))
@@ -240,7 +241,7 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
             "act_min": act_min,
             "act_max": act_max,
             **w8_param(requant),
-            **fast_requant_param(requant, max_abs_acc(k, bias)),
+            **fast,
         },
         arrays={
             "weights": gemm_weights(rows, requant, f"'{weights.name}' [{out_c}][{k_h}][{k_w}][{in_c}]"),
@@ -272,11 +273,17 @@ def w8_param(requant: dict) -> dict:
     return {"w8": 1} if "mult" in requant else {}
 
 
-def fast_requant_param(requant: dict, bound: np.ndarray) -> dict:
-    """{"rq_fast": 1} when tx_conv2d_gemm_s8's int8 path may requantize with tx_mr (gemm.fast_requant_ok)."""
-    if "mult" in requant and fast_requant_ok(requant["mult"].values, requant["shift"].values, bound):
-        return {"rq_fast": 1}
-    return {}
+def with_fast_requant(requant: dict, bound: np.ndarray) -> tuple[dict, dict]:
+    """(requant, params): the int8 path's mult/shift as gemm.fast_requant rewrites them and
+    {"rq_fast": 1} when the kernel may requantize with tx_mr; otherwise both unchanged / empty."""
+    if "mult" not in requant:
+        return requant, {}
+    fast = fast_requant(requant["mult"].values, requant["shift"].values, bound)
+    if fast is None:
+        return requant, {}
+    mults, shifts = fast
+    return {"mult": ConstArray("int32_t", mults, requant["mult"].comment + ", 0 where the output is constant"),
+            "shift": ConstArray("int8_t", shifts, requant["shift"].comment)}, {"rq_fast": 1}
 
 
 def gemm_weights(rows: np.ndarray, requant: dict, what: str) -> ConstArray:

@@ -22,8 +22,8 @@ from ..ir import Graph, Op
 from ..quant import activation_range, quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import constant, int8_activation, op_error
-from .conv2d import (REQUANT_COMMENT, check_optimize, compact_requant, fast_requant_param, gemm_scratch, gemm_weights,
-                     max_abs_acc, w8_param)
+from .conv2d import (REQUANT_COMMENT, check_optimize, compact_requant, gemm_scratch, gemm_weights,
+                     max_abs_acc, w8_param, with_fast_requant)
 from .gemm import padded_length, pixelwise_inplace_offset, requant_records
 
 
@@ -101,6 +101,7 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
         ]
     if batches == 1:
         return [reference_call(op, inp, out, weights, bias, mults, shifts, act_min, act_max, batches, depth, units)]
+    requant, fast = with_fast_requant(requant, max_abs_acc(depth, bias))
     return [
         KernelCall(
             kernel="conv2d_gemm_s8",
@@ -126,7 +127,7 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
                 "act_min": act_min,
                 "act_max": act_max,
                 **w8_param(requant),
-                **fast_requant_param(requant, max_abs_acc(depth, bias)),
+                **fast,
             },
             arrays={
                 "weights": gemm_weights(w8, requant, f"'{weights.name}' [{units}][{depth}]"),
