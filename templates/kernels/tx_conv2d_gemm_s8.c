@@ -199,7 +199,8 @@ static inline void dot_3x2_w8(const int32_t *a, const int32_t *w, int32_t groups
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
     /* GROUP: 1 LDRD of two weight words, 4 SXTB16, 3 LDRD of activations, 12 SMLAD: 20
      * instructions for 24 MACs. 14 registers (6 accumulators, 4 widened weights, 2 activation
-     * words, 2 pointers), so the loop's end is read from memory: 3 instructions per 2 groups.
+     * words, 2 pointers), so the loop's end is read from memory: 3 instructions per pass of 4
+     * groups (96 MACs; one leading pair when groups % 4 == 2).
      * Without optimisation r7 is the frame pointer and 13 registers are left: the C loop below. */
 #define TX_GEMM_GROUP_3X2 \
         "ldrd   %[u0], %[u1], [%[w]], #8\n\t" \
@@ -226,15 +227,25 @@ static inline void dot_3x2_w8(const int32_t *a, const int32_t *w, int32_t groups
     int32_t c00 = acc[0], c01 = acc[1], c02 = acc[2], c10 = acc[3], c11 = acc[4], c12 = acc[5];
     int32_t x0, x1, u0, u1, e0, e1;
     const int32_t *const end = a + groups * W8_WORDS_PER_GROUP;
-    __asm__("1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
-            "ldr    %[x0], %[end]\n\t"
-            "cmp    %[a], %[x0]\n\t"
-            "bne    1b\n\t"
-            : [a] "+r"(a), [w] "+r"(w), [c00] "+r"(c00), [c01] "+r"(c01), [c02] "+r"(c02), [c10] "+r"(c10),
-              [c11] "+r"(c11), [c12] "+r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), [u0] "=&r"(u0), [u1] "=&r"(u1),
-              [e0] "=&r"(e0), [e1] "=&r"(e1)
-            : [end] "m"(end)
-            : "cc", "memory");
+    if (groups % 4 == 2) { /* a leading pair, then passes of four groups */
+        __asm__(TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
+                : [a] "+r"(a), [w] "+r"(w), [c00] "+r"(c00), [c01] "+r"(c01), [c02] "+r"(c02), [c10] "+r"(c10),
+                  [c11] "+r"(c11), [c12] "+r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), [u0] "=&r"(u0),
+                  [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1)
+                :
+                : "memory");
+    }
+    if (a != end) {
+        __asm__("1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
+                "ldr    %[x0], %[end]\n\t"
+                "cmp    %[a], %[x0]\n\t"
+                "bne    1b\n\t"
+                : [a] "+r"(a), [w] "+r"(w), [c00] "+r"(c00), [c01] "+r"(c01), [c02] "+r"(c02), [c10] "+r"(c10),
+                  [c11] "+r"(c11), [c12] "+r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), [u0] "=&r"(u0),
+                  [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1)
+                : [end] "m"(end)
+                : "cc", "memory");
+    }
 #undef TX_GEMM_GROUP_3X2
     acc[0] = c00;
     acc[1] = c01;
