@@ -99,7 +99,7 @@ def test_one_op_dsp_path_matches_host_and_tflm(case, optimize, tmp_path):
 
 
 @pytest.mark.parametrize("key, optimize", [("kws", "speed"), ("ic", "speed"), ("ad", "speed"),
-                                           ("kws", "size"), ("ic", "size")])
+                                           ("kws", "size"), ("ic", "size"), ("ad", "size")])
 def test_mlperf_dsp_build_matches_host(key, optimize, generated, tmp_path):
     lib = generated(mlperf_path(key), optimize=optimize)
     manifest = load_manifest(lib)
