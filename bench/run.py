@@ -1,31 +1,29 @@
-"""`make bench`: speed and memory of the generated C, beside TFLM in the same simulator.
+"""`make bench`: speed and memory of the generated C, beside TFLM and X-CUBE-AI.
 
     python bench/run.py                      # all models, M4 and M7; writes bench/results.{md,json}
     python bench/run.py --models kws,ic --boards nucleo-l4r5zi --out /tmp/b
 
 For each model (the four MLPerf Tiny models and the T-RecX-shaped early-exit
-fixtures tests/fixtures/ee_*.tflite) and board (nucleo-l4r5zi = Cortex-M4,
-nucleo-f746zg = Cortex-M7): generate the library (timed), build the firmware,
-run a few random samples in QEMU with policy `none` (every stage runs), check
-every output equals the host build's byte for byte, and report
+fixtures tests/fixtures/ee_*.tflite), board (nucleo-l4r5zi = Cortex-M4,
+nucleo-f746zg = Cortex-M7) and weight layout (`--optimize speed`: int16
+weights, 6-word records; `size`: int8 weights in flash, multiplier + shift):
+generate the library (timed), build the firmware, run a few random samples in
+QEMU with policy `none` (every stage runs), check every output equals the host
+build's byte for byte, and report
 
-- instructions per MAC (exact, QEMU TCG plugin) and cycles_est per MAC (an
-  ESTIMATE from a static timing model, zero wait states), over all stages;
+- instructions per MAC (exact, QEMU TCG plugin), per stage too;
+- est. cycles per MAC under the anchor model (anchors.md's static Cortex-M4
+  model: loads/stores 2 cycles including LDRD/STRD, LDM/STM 1 + N, divide 7,
+  +2 per taken branch) and under the board's timing model: ESTIMATES;
 - arena bytes (the static activation arena, scratch included);
-- flash bytes: weights (the library's constant arrays, as generated: the
-  fast kernels keep weights as int16, bias/requantize constants per channel)
-  and code (the library's other objects: kernels, params structs, stage
-  functions; the harness and C library are left out). The flash target is
-  the model's own constant bytes (int8 weights, int32 biases) + 16 KiB;
-- each row's `optimize` (Options.optimize): `speed` keeps the GEMM and
-  depthwise weights widened to int16 with 6-word requantization records,
-  `size` keeps them int8 (widened in the inner loop) with a multiplier and
-  shift per channel. Both run for the MLPerf models on M4 (`--size-boards`);
-  the flash target is checked on the `size` rows, speed targets on both;
+- flash bytes: weights (the library's constant arrays) and code (the
+  library's other objects); the flash target is the model's own constant
+  bytes + 5 bytes of requantization constants per channel + 16 KiB;
 - generation time (read + passes + emit).
 
-TFLM + CMSIS-NN figures (M4, same QEMU, exact counts) come from
-shared/reference/anchors.md. Not a test: takes a few minutes.
+TFLM + CMSIS-NN figures (M4, same QEMU, exact counts) and the MLPerf Tiny
+X-CUBE-AI board figures come from shared/reference/anchors.md. Not a test:
+takes a few minutes.
 """
 
 from __future__ import annotations
@@ -317,12 +315,19 @@ def main() -> None:
     ap.add_argument("--boards", default=",".join(BOARDS))
     ap.add_argument("--samples", type=int, default=2)
     ap.add_argument("--optimize", default="speed,size", help="Options.optimize values to run")
-    ap.add_argument("--size-boards", default="nucleo-l4r5zi", help="boards for optimize=size rows")
-    ap.add_argument("--size-models", default="ic,kws,vww,ad", help="models for optimize=size rows")
+    ap.add_argument("--size-boards", default=",".join(BOARDS), help="boards for optimize=size rows")
+    ap.add_argument("--size-models", default=",".join(MODELS), help="models for optimize=size rows")
     ap.add_argument("--out", type=Path, default=ROOT / "bench", help="folder for results.md and results.json")
     ap.add_argument("--before", type=lambda v: Path(v) if v else None, default=ROOT / "bench" / "results_before.json",
                     help="an earlier results.json to show beside the new figures (default: the pre-issue-7 run; '' for none)")
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite results.md from the results.json in --out (no runs)")
     args = ap.parse_args()
+    if args.render:
+        saved = json.loads((args.out / "results.json").read_text())
+        before = {"rows": saved["before"], "note": saved.get("before_note")} if saved.get("before") else None
+        (args.out / "results.md").write_text(markdown(saved["rows"], before))
+        return
     rows = []
     with tempfile.TemporaryDirectory(prefix="tinyexit-bench-") as tmp:
         for key in args.models.split(","):
@@ -340,6 +345,7 @@ def main() -> None:
               "targets_m4": TARGETS}
     if before:
         result["before"] = before["rows"]
+        result["before_note"] = before.get("note")
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "results.md").write_text(markdown(rows, before))
     print(markdown(rows, before))

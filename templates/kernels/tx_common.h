@@ -207,10 +207,10 @@ static inline int32_t tx_pair(int32_t lo, int32_t hi)
 /* tx_ssat8: x saturated to [-128, 127], one SSAT on DSP cores (ACLE's __ssat trips -Wsign-conversion). */
 static inline int32_t tx_ssat8(int32_t x)
 {
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-    int32_t r;
-    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(x));
-    return r;
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+    return (int32_t)__builtin_arm_ssat(x, 8); /* what ACLE's __ssat expands to, without its cast warning */
+#elif defined(__ARM_FEATURE_DSP)
+    return __ssat(x, 8);
 #else
     return tx_clamp(x, -128, 127);
 #endif
