@@ -74,6 +74,9 @@ DEPTHWISE_CASES = {
     "c4_same_s2_odd_total_padding": dict(in_shape=(1, 8, 6, 12), stride=(2, 2)),
     "c4_valid_s2_zp_min": dict(in_shape=(1, 9, 7, 4), padding="VALID", stride=(2, 2), in_zp=-128),
     "c4_kernel_2x2_s2": dict(in_shape=(1, 6, 6, 4), kernel=(2, 2), stride=(2, 2), padding="VALID"),
+    # Windows that do not overlap (stride >= kernel) take the kernel's direct path, padded ones too.
+    "c4_kernel_2x2_s2_same_odd_relu": dict(in_shape=(1, 7, 5, 8), kernel=(2, 2), stride=(2, 2), activation="RELU"),
+    "c4_kernel_3x2_s3x2_batch_2": dict(in_shape=(2, 7, 6, 4), kernel=(3, 2), stride=(3, 2)),
     "c4_kernel_5x3_batch_2": dict(in_shape=(2, 6, 5, 4), kernel=(5, 3), stride=(1, 2), activation="RELU"),
     "c4_per_tensor_no_bias": dict(in_shape=(1, 5, 5, 16), per_channel=False, bias=False),
     "c4_shape_multiplier_above_one": dict(in_shape=(1, 5, 4, 4), kernel=(1, 1), out_scale_factor=0.003),

@@ -365,6 +365,16 @@ static inline void tx_output_mr3(int32_t acc_a, int32_t acc_b, int32_t acc_c, co
     out[2 * stride] = (int8_t)tx_clamp(vc, act_min, act_max);
 }
 
+/* tx_sadd16: the pair word (lo(a) + lo(b), hi(a) + hi(b)) (SADD16; callers keep each sum in int16). */
+static inline int32_t tx_sadd16(int32_t a, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP)
+    return __sadd16(a, b);
+#else
+    return tx_pair((int16_t)(uint16_t)(uint32_t)a + (int16_t)(uint16_t)(uint32_t)b, (a >> 16) + (b >> 16));
+#endif
+}
+
 /* tx_smlad: acc + lo(a) * lo(b) + hi(a) * hi(b) (the SMLAD instruction). */
 static inline int32_t tx_smlad(int32_t a, int32_t b, int32_t acc)
 {

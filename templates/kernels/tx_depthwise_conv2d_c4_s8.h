@@ -14,6 +14,11 @@
  * input, one for the weights, and one 16x16 multiply-accumulate per channel
  * (SMLABB / SMLATT on cores with the DSP extension).
  *
+ * When windows do not overlap (stride >= kernel in both directions, e.g. the
+ * 2x2 stride-2 depthwise of an exit head) each input value is read once: the
+ * kernel then skips the ring and widens each tap's 4-channel word in
+ * registers (its scratch is allocated all the same).
+ *
  * Weights are generated (codegen/ops/depthwise_conv2d.py) as pair words in
  * the same order, group by group: [in_c / 4][k_h][k_w][2] words
  * (w c0, w c2), (w c1, w c3).
