@@ -15,6 +15,7 @@ from kernel_models import conv_model, depthwise_model
 from tflite_builder import TensorSpec, conv2d_options, one_op_model, schema
 
 from tinyexit.codegen.errors import TinyexitError
+from tinyexit.codegen.fixedpoint import rounding_divide_by_pot, saturating_rounding_doubling_high_mul
 from tinyexit.codegen.ops import conv2d, depthwise_conv2d, fully_connected, gemm
 from tinyexit.codegen.reader import parse_model
 
@@ -73,6 +74,9 @@ DEPTHWISE_CASES = {
     "c4_same_s2_odd_total_padding": dict(in_shape=(1, 8, 6, 12), stride=(2, 2)),
     "c4_valid_s2_zp_min": dict(in_shape=(1, 9, 7, 4), padding="VALID", stride=(2, 2), in_zp=-128),
     "c4_kernel_2x2_s2": dict(in_shape=(1, 6, 6, 4), kernel=(2, 2), stride=(2, 2), padding="VALID"),
+    # Windows that do not overlap (stride >= kernel) take the kernel's direct path, padded ones too.
+    "c4_kernel_2x2_s2_same_odd_relu": dict(in_shape=(1, 7, 5, 8), kernel=(2, 2), stride=(2, 2), activation="RELU"),
+    "c4_kernel_3x2_s3x2_batch_2": dict(in_shape=(2, 7, 6, 4), kernel=(3, 2), stride=(3, 2)),
     "c4_kernel_5x3_batch_2": dict(in_shape=(2, 6, 5, 4), kernel=(5, 3), stride=(1, 2), activation="RELU"),
     "c4_per_tensor_no_bias": dict(in_shape=(1, 5, 5, 16), per_channel=False, bias=False),
     "c4_shape_multiplier_above_one": dict(in_shape=(1, 5, 4, 4), kernel=(1, 1), out_scale_factor=0.003),
@@ -103,6 +107,9 @@ def assert_layout(call, optimize: str) -> None:
         assert call.params["w8"] == 1 and "requant" not in call.arrays
         assert call.arrays["weights"].values.size == pairs * 2 * (-(-k // 8) * 8) // 4  # one byte per weight
         assert call.arrays["mult"].ctype == "int32_t" and call.arrays["shift"].ctype == "int8_t"
+        if call.kernel == "conv2d_gemm_s8":  # the 3 pixel x 2 channel blocks: three columns + records
+            col_words, in_c = call.params["col_words"], call.params["in_c"]
+            assert call.scratch == 12 * col_words + (2 * col_words if in_c % 4 else 0) + 24 * out_c
     else:
         assert "w8" not in call.params and "mult" not in call.arrays
         assert call.arrays["weights"].values.size == pairs * 2 * (-(-k // 8) * 8) // 2  # two bytes per weight
@@ -268,3 +275,45 @@ def test_depthwise_refuses_inconsistent_depth_multiplier():
     graph.ops[0].options["depth_multiplier"] = 3
     with pytest.raises(TinyexitError, match="depth multiplier 3"):
         depthwise_conv2d.prepare(graph, graph.ops[0])
+
+
+def test_fast_requantization_equals_tflm_arithmetic():
+    """tx_mr (tx_common.h): one SMMULR of 2 * acc, then (v + c + (v >> 31)) >> r with c = 2^(r-1) + z * 2^r,
+    equals TFLM's SRDHM + RoundingDivideByPOT + zero point over |acc| < 2^30 and right shifts 1..22."""
+    rng = np.random.default_rng(13)
+    edges = [0, 1, -1, 2**30 - 1, -(2**30 - 1), 2**29, -(2**29)]
+    for _ in range(4000):
+        acc = int(rng.choice(edges)) if rng.random() < 0.1 else int(rng.integers(-(2**30) + 1, 2**30))
+        m = int(rng.choice([0, 2**30, 2**31 - 1])) if rng.random() < 0.05 else int(rng.integers(2**30, 2**31))
+        r = int(rng.integers(1, gemm.FAST_MAX_RIGHT_SHIFT + 1))
+        z = int(rng.integers(-128, 128))
+        expected = rounding_divide_by_pot(saturating_rounding_doubling_high_mul(acc, m), r) + z
+        v = (2 * acc * m + 2**31) >> 32  # SMMULR
+        c = 2 ** (r - 1) + z * 2**r
+        assert abs(v + c + (v >> 31)) < 2**31
+        assert (v + c + (v >> 31)) >> r == expected, (acc, m, r, z)
+
+
+def test_fast_requantization_choice():
+    """rq_fast only for the int8 GEMM path, and not when a channel shifts left (multiplier above one)."""
+    for case, fast in (("kernel_1x1", 1), ("pointwise_c8_odd_out_c", 1), ("multiplier_above_one", 0)):
+        graph = parse_model(conv_model(seed=len(case), **CONV_CASES[case]))
+        (size,) = conv2d.prepare(graph, graph.ops[0], optimize="size")
+        (speed,) = conv2d.prepare(graph, graph.ops[0], optimize="speed")
+        assert size.params.get("rq_fast", 0) == fast and "rq_fast" not in speed.params
+    # A right shift beyond 22 is fine when the output can only be the zero point (multiplier 0) ...
+    m, sh = gemm.fast_requant(np.array([2**30, 2**30]), np.array([-23, -3]), np.array([100, 100]))
+    assert list(m) == [0, 2**30] and list(sh) == [-1, -3]
+    # ... and not otherwise; nor an accumulator that 2 * acc could overflow.
+    assert gemm.fast_requant(np.array([2**30]), np.array([-23]), np.array([2**23])) is None
+    assert gemm.fast_requant(np.array([2**30]), np.array([-3]), np.array([2**30])) is None
+
+
+def test_fast_requantization_choice_depthwise():
+    """The int8 depthwise c4 variant takes rq_fast too, except with a left shift."""
+    for case, fast in (("c4_same_s1_relu6", 1), ("c4_kernel_2x2_s2", 1), ("c4_shape_multiplier_above_one", 0)):
+        graph = parse_model(depthwise_model(seed=len(case), **DEPTHWISE_CASES[case]))
+        (size,) = depthwise_conv2d.prepare(graph, graph.ops[0], optimize="size")
+        (speed,) = depthwise_conv2d.prepare(graph, graph.ops[0], optimize="speed")
+        assert size.kernel == "depthwise_conv2d_c4_s8"
+        assert size.params.get("rq_fast", 0) == fast and "rq_fast" not in speed.params

@@ -41,6 +41,8 @@ ONE_OP = {
                         "depthwise_conv2d_c4_s8"),
     "depthwise_c4_s2": (lambda: depthwise_model(seed=5, in_shape=(1, 8, 9, 8), stride=(2, 2)),
                         "depthwise_conv2d_c4_s8"),
+    "depthwise_c4_2x2_s2_direct": (lambda: depthwise_model(seed=8, in_shape=(1, 7, 9, 12), kernel=(2, 2),
+                                                           stride=(2, 2)), "depthwise_conv2d_c4_s8"),
     "fc_gemv_odd_units": (lambda: fc_model(seed=6, depth=48, units=9, in_zp=-128), "fully_connected_gemv_s8"),
     "fc_gemm_batch_3": (lambda: fc_model(seed=7, depth=16, units=6, batches=3), "conv2d_gemm_s8"),
 }
@@ -99,7 +101,7 @@ def test_one_op_dsp_path_matches_host_and_tflm(case, optimize, tmp_path):
 
 
 @pytest.mark.parametrize("key, optimize", [("kws", "speed"), ("ic", "speed"), ("ad", "speed"),
-                                           ("kws", "size"), ("ic", "size")])
+                                           ("kws", "size"), ("ic", "size"), ("ad", "size")])
 def test_mlperf_dsp_build_matches_host(key, optimize, generated, tmp_path):
     lib = generated(mlperf_path(key), optimize=optimize)
     manifest = load_manifest(lib)

@@ -26,7 +26,8 @@ from ..ir import Graph, Op, Tensor
 from ..quant import activation_range, quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import constant, int8_activation, op_error
-from .gemm import channel_pair_words, packed_channel_words, padded_length, pixelwise_inplace_offset, requant_records
+from .gemm import (channel_pair_words, fast_requant, packed_channel_words, padded_length, pixelwise_inplace_offset,
+                   requant_records)
 from .windowing import window
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
@@ -211,6 +212,7 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
     stride_h, stride_w = op.options["stride"]
     dil_h, dil_w = op.options["dilation"]
     rows = weights.data.reshape(out_c, k)
+    requant, fast = with_fast_requant(requant, max_abs_acc(k, bias))
     # One output pixel per input pixel, in the same order: the output may overwrite read input.
     pointwise = (k_h, k_w, stride_h, stride_w, geometry.pad_top, geometry.pad_left) == (1, 1, 1, 1, 0, 0) and (
         (in_h, in_w) == (out_h, out_w))
@@ -238,6 +240,7 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
             "act_min": act_min,
             "act_max": act_max,
             **w8_param(requant),
+            **fast,
         },
         arrays={
             "weights": gemm_weights(rows, requant, f"'{weights.name}' [{out_c}][{k_h}][{k_w}][{in_c}]"),
@@ -247,19 +250,39 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
         inputs=(op.inputs[0],),
         outputs=(op.outputs[0],),
         macs=batches * out_h * out_w * out_c * k,
-        scratch=gemm_scratch(col_words, in_c) + (24 * out_c if "mult" in requant else 0),  # + W8_EXTRA
+        scratch=gemm_scratch(col_words, in_c, out_c if "mult" in requant else None),
         inplace=({0: pixelwise_inplace_offset(inp.nbytes, out.nbytes)} if pointwise else {}),
     )
 
 
-def gemm_scratch(col_words: int, in_c: int) -> int:
-    """TX_CONV2D_GEMM_S8_SCRATCH: two columns of pair words, plus a byte gather row when in_c % 4."""
-    return 8 * col_words + (2 * col_words if in_c % 4 else 0)
+def gemm_scratch(col_words: int, in_c: int, w8_out_c: int | None = None) -> int:
+    """Scratch bytes of tx_conv2d_gemm_s8: a byte gather row when in_c % 4, plus
+
+    - int16 weights (w8_out_c None), TX_CONV2D_GEMM_S8_SCRATCH: two columns of pair words;
+    - int8 weights, TX_CONV2D_GEMM_S8_W8_SCRATCH: three columns and w8_out_c 24-byte records.
+    """
+    gather = 2 * col_words if in_c % 4 else 0
+    if w8_out_c is None:
+        return 8 * col_words + gather
+    return 12 * col_words + gather + 24 * w8_out_c
 
 
 def w8_param(requant: dict) -> dict:
     """{"w8": 1} for the size layout (compact requantization), nothing for speed (the field defaults to 0)."""
     return {"w8": 1} if "mult" in requant else {}
+
+
+def with_fast_requant(requant: dict, bound: np.ndarray) -> tuple[dict, dict]:
+    """(requant, params): the int8 path's mult/shift as gemm.fast_requant rewrites them and
+    {"rq_fast": 1} when the kernel may requantize with tx_mr; otherwise both unchanged / empty."""
+    if "mult" not in requant:
+        return requant, {}
+    fast = fast_requant(requant["mult"].values, requant["shift"].values, bound)
+    if fast is None:
+        return requant, {}
+    mults, shifts = fast
+    return {"mult": ConstArray("int32_t", mults, requant["mult"].comment + ", 0 where the output is constant"),
+            "shift": ConstArray("int8_t", shifts, requant["shift"].comment)}, {"rq_fast": 1}
 
 
 def gemm_weights(rows: np.ndarray, requant: dict, what: str) -> ConstArray:

@@ -22,8 +22,8 @@ import numpy as np
 from ..ir import Graph, Op
 from .base import ConstArray, KernelCall
 from .common import int8_activation, op_error
-from .conv2d import (REQUANT_COMMENT, bias_values, check_optimize, compact_requant, max_abs_acc, channel_multipliers, check_accumulator, fused_activation, nhwc,
-                     symmetric_int8_weights)
+from .conv2d import (REQUANT_COMMENT, bias_values, channel_multipliers, check_accumulator, check_optimize, compact_requant,
+                     fused_activation, max_abs_acc, nhwc, symmetric_int8_weights, with_fast_requant)
 from .gemm import pair_words, requant_records
 from .windowing import window
 
@@ -55,6 +55,10 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
     if multiplier == 1 and in_c % 4 == 0 and (dil_h, dil_w) == (1, 1) and k_h <= C4_MAX_KH and records is not None:
         row_w = (out_w - 1) * stride_w + k_w
         size = optimize == "size"
+        requant, fast = with_fast_requant(
+            compact_requant(mults, shifts, out_c) if size else
+            {"requant": ConstArray("int32_t", records, REQUANT_COMMENT.format(channels=out_c))},
+            max_abs_acc(k_h * k_w, bias))
         return [
             KernelCall(
                 kernel="depthwise_conv2d_c4_s8",
@@ -77,6 +81,7 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
                     "act_min": act_min,
                     "act_max": act_max,
                     **({"w8": 1} if size else {}),
+                    **fast,  # int8 path: requantize with tx_mr where exact (gemm.fast_requant)
                 },
                 arrays={
                     "weights": (ConstArray("int32_t", group_major_packed(weights.data, k_h * k_w, out_c),
@@ -86,8 +91,7 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
                                            f"'{weights.name}' [{k_h}][{k_w}][{out_c}] as int16 pair words "
                                            f"[{out_c // 4}][{k_h}][{k_w}][2] (codegen/ops/gemm.py)")),
                     "bias": ConstArray("int32_t", bias, f"bias [{out_c}]"),
-                    **(compact_requant(mults, shifts, out_c) if size else
-                       {"requant": ConstArray("int32_t", records, REQUANT_COMMENT.format(channels=out_c))}),
+                    **requant,
                 },
                 inputs=(op.inputs[0],),
                 outputs=(op.outputs[0],),

@@ -22,7 +22,8 @@ from ..ir import Graph, Op
 from ..quant import activation_range, quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import constant, int8_activation, op_error
-from .conv2d import REQUANT_COMMENT, check_optimize, compact_requant, gemm_weights, max_abs_acc, w8_param
+from .conv2d import (REQUANT_COMMENT, check_optimize, compact_requant, gemm_scratch, gemm_weights,
+                     max_abs_acc, w8_param, with_fast_requant)
 from .gemm import padded_length, pixelwise_inplace_offset, requant_records
 
 
@@ -100,6 +101,7 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
         ]
     if batches == 1:
         return [reference_call(op, inp, out, weights, bias, mults, shifts, act_min, act_max, batches, depth, units)]
+    requant, fast = with_fast_requant(requant, max_abs_acc(depth, bias))
     return [
         KernelCall(
             kernel="conv2d_gemm_s8",
@@ -125,6 +127,7 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
                 "act_min": act_min,
                 "act_max": act_max,
                 **w8_param(requant),
+                **fast,
             },
             arrays={
                 "weights": gemm_weights(w8, requant, f"'{weights.name}' [{units}][{depth}]"),
@@ -134,8 +137,7 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
             inputs=(op.inputs[0],),
             outputs=(op.outputs[0],),
             macs=batches * units * depth,
-            # conv2d.gemm_scratch, + TX_CONV2D_GEMM_S8_W8_EXTRA (the records) with w8
-            scratch=8 * col_words + (2 * col_words if depth % 4 else 0) + (24 * units if optimize == "size" else 0),
+            scratch=gemm_scratch(col_words, depth, units if optimize == "size" else None),
             inplace={0: pixelwise_inplace_offset(inp.nbytes, out.nbytes)},
         )
     ]

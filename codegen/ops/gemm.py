@@ -128,6 +128,32 @@ def requant_records(mults: np.ndarray, shifts: np.ndarray, max_abs_acc: np.ndarr
     return ((records + 2**31) % 2**32 - 2**31).astype(np.int32)  # words as two's complement int32
 
 
+FAST_MAX_RIGHT_SHIFT = 22  # tx_mr: 2^(r-1) + 128 * 2^r < 2^30
+
+
+def fast_requant(mults: np.ndarray, shifts: np.ndarray, max_abs_acc: np.ndarray):
+    """(multipliers, shifts) for tx_mr (tx_common.h: one SMMULR, one per-channel constant), or None.
+
+    tx_mr is exact for a channel with a right shift r = -shift in [1, FAST_MAX_RIGHT_SHIFT] (or a
+    zero multiplier) when every |acc| < 2^30, so that 2 * acc fits int32. A channel with a larger
+    r whose |SRDHM(acc, m)| stays below 2^(r-1) always rounds to 0 (its output is the zero point,
+    clamped): it gets multiplier 0. None when some channel fits neither.
+    """
+    m = np.asarray(mults, dtype=np.int64).copy()
+    sh = np.asarray(shifts, dtype=np.int64).copy()
+    bound = np.broadcast_to(np.asarray(max_abs_acc, dtype=np.int64), m.shape)
+    if np.any(bound >= 2**30):
+        return None
+    v_bound = (bound * m + 2**30) >> 31  # the largest |SRDHM(acc, m)|
+    right = (sh <= -1) & (sh >= -FAST_MAX_RIGHT_SHIFT)
+    vanishes = (sh < -FAST_MAX_RIGHT_SHIFT) & (v_bound < (np.int64(1) << np.minimum(-sh - 1, 62)))
+    if not np.all(right | (m == 0) | vanishes):
+        return None
+    m[vanishes] = 0
+    sh[m == 0] = -1
+    return m.astype(np.int32), sh.astype(np.int8)
+
+
 def pixelwise_inplace_offset(in_bytes: int, out_bytes: int) -> int:
     """Where a pixel-by-pixel kernel's input may start inside its output buffer.
 

@@ -211,6 +211,18 @@ static inline int32_t tx_pair(int32_t lo, int32_t hi)
     return (int32_t)(((uint32_t)(uint16_t)lo) | ((uint32_t)(uint16_t)hi << 16));
 }
 
+/* tx_ssat8: x saturated to [-128, 127], one SSAT on DSP cores (ACLE's __ssat trips -Wsign-conversion). */
+static inline int32_t tx_ssat8(int32_t x)
+{
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+    return (int32_t)__builtin_arm_ssat(x, 8); /* what ACLE's __ssat expands to, without its cast warning */
+#elif defined(__ARM_FEATURE_DSP)
+    return __ssat(x, 8);
+#else
+    return tx_clamp(x, -128, 127);
+#endif
+}
+
 /*
  * tx_output_rs: the int8 output of an accumulator, TFLM's requantization in
  * one SMLAL, plus the output zero point, clamped to the fused activation's
@@ -262,6 +274,112 @@ static inline void tx_output_rs2(int32_t acc_a, int32_t acc_b, const int32_t *q,
 #endif
     *out_a = (int8_t)tx_clamp(va, act_min, act_max);
     *out_b = (int8_t)tx_clamp(vb, act_min, act_max);
+}
+
+/*
+ * tx_output_rs3: tx_output_rs for three accumulators of the same channel (three
+ * output pixels), written to out[0], out[stride], out[2 * stride]; as
+ * tx_output_rs2, the record is read once and all three values are computed
+ * before any store.
+ */
+static inline void tx_output_rs3(int32_t acc_a, int32_t acc_b, int32_t acc_c, const int32_t *q, int8_t *out,
+                                 int32_t stride, int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32_t m = q[0], hi_shift = q[1], pre = q[4];
+    const uint32_t mask = (uint32_t)q[5];
+    const int64_t round = (int64_t)(((uint64_t)(uint32_t)q[3] << 32) | (uint32_t)q[2]);
+    const int32_t xa = (int32_t)((uint32_t)acc_a << pre), xb = (int32_t)((uint32_t)acc_b << pre);
+    const int32_t xc = (int32_t)((uint32_t)acc_c << pre);
+    const int64_t ta = (int64_t)xa * m + round - (int64_t)((uint32_t)xa & mask);
+    const int64_t tb = (int64_t)xb * m + round - (int64_t)((uint32_t)xb & mask);
+    const int64_t tc = (int64_t)xc * m + round - (int64_t)((uint32_t)xc & mask);
+    const int32_t va = ((int32_t)(ta >> 32) >> hi_shift) + output_offset;
+    const int32_t vb = ((int32_t)(tb >> 32) >> hi_shift) + output_offset;
+    const int32_t vc = ((int32_t)(tc >> 32) >> hi_shift) + output_offset;
+#if defined(__ARM_FEATURE_DSP)
+    if (act_min == -128 && act_max == 127) { /* no activation to apply: one SSAT each */
+        out[0] = (int8_t)tx_ssat8(va);
+        out[stride] = (int8_t)tx_ssat8(vb);
+        out[2 * stride] = (int8_t)tx_ssat8(vc);
+        return;
+    }
+#endif
+    out[0] = (int8_t)tx_clamp(va, act_min, act_max);
+    out[stride] = (int8_t)tx_clamp(vb, act_min, act_max);
+    out[2 * stride] = (int8_t)tx_clamp(vc, act_min, act_max);
+}
+
+/*
+ * Fast requantization (a layer's `rq_fast` = 1, optimize=size kernels): for a
+ * channel whose shift is a right shift r = -shift in [1, 22] (or whose
+ * multiplier is 0), and an accumulator with |acc| < 2^30 (both checked at
+ * generation time), TFLM's
+ *   v = SaturatingRoundingDoublingHighMul(acc, m) = floor((acc*m + 2^30) / 2^31)
+ * (for negative products TFLM's nudge 1 - 2^30 and truncating division give
+ * the same floor) is one SMMULR of 2*acc and m: floor((2*acc*m + 2^31) / 2^32).
+ * RoundingDivideByPOT(v, r) = floor((v + 2^(r-1) - [v < 0]) / 2^r), and adding
+ * the output zero point z commutes with the floor when multiplied by 2^r, so
+ *   out = (v + (2^(r-1) + z * 2^r) + (v >> 31)) >> r
+ * with one per-channel constant c = 2^(r-1) + z * 2^r (|c| < 2^30, so the sum
+ * cannot overflow). Record {m, c, r}: TX_MR_WORDS words, tx_mr_record.
+ */
+#define TX_MR_WORDS 3
+
+/* tx_smmulr: floor((a*b + 2^31) / 2^32) (the SMMULR instruction). */
+static inline int32_t tx_smmulr(int32_t a, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* The {m, c, r} record of a channel from its multiplier m and shift s (< 0, or m == 0). */
+static inline void tx_mr_record(int32_t m, int32_t s, int32_t output_offset, int32_t *q)
+{
+    const int32_t r = s < 0 ? -s : 1; /* m == 0: any r >= 1 gives the zero point */
+    q[0] = m;
+    q[1] = (int32_t)(1u << (r - 1)) + output_offset * (int32_t)(1u << r);
+    q[2] = r;
+}
+
+/* The requantized value plus zero point (before the activation clamp); q: {m, c, r}. */
+static inline int32_t tx_mr(int32_t acc, int32_t m, int32_t c, int32_t r)
+{
+    const int32_t v = tx_smmulr((int32_t)((uint32_t)acc << 1), m);
+    return (v + c + (v >> 31)) >> r;
+}
+
+/* tx_output_mr3: three accumulators of one channel (three pixels) to out[0], out[stride], out[2 * stride]. */
+static inline void tx_output_mr3(int32_t acc_a, int32_t acc_b, int32_t acc_c, const int32_t *q, int8_t *out,
+                                 int32_t stride, int32_t act_min, int32_t act_max)
+{
+    const int32_t m = q[0], c = q[1], r = q[2];
+    const int32_t va = tx_mr(acc_a, m, c, r), vb = tx_mr(acc_b, m, c, r), vc = tx_mr(acc_c, m, c, r);
+#if defined(__ARM_FEATURE_DSP)
+    if (act_min == -128 && act_max == 127) { /* no activation to apply: one SSAT each */
+        out[0] = (int8_t)tx_ssat8(va);
+        out[stride] = (int8_t)tx_ssat8(vb);
+        out[2 * stride] = (int8_t)tx_ssat8(vc);
+        return;
+    }
+#endif
+    out[0] = (int8_t)tx_clamp(va, act_min, act_max);
+    out[stride] = (int8_t)tx_clamp(vb, act_min, act_max);
+    out[2 * stride] = (int8_t)tx_clamp(vc, act_min, act_max);
+}
+
+/* tx_sadd16: the pair word (lo(a) + lo(b), hi(a) + hi(b)) (SADD16; callers keep each sum in int16). */
+static inline int32_t tx_sadd16(int32_t a, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP)
+    return __sadd16(a, b);
+#else
+    return tx_pair((int16_t)(uint16_t)(uint32_t)a + (int16_t)(uint16_t)(uint32_t)b, (a >> 16) + (b >> 16));
+#endif
 }
 
 /* tx_smlad: acc + lo(a) * lo(b) + hi(a) * hi(b) (the SMLAD instruction). */

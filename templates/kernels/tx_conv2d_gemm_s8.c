@@ -16,13 +16,49 @@
 
 #define WORDS_PER_GROUP 4 /* words between one group of 4 elements and the next */
 
-/* Zero `groups` groups of one column (padding taps and the tail). */
-static void zero_groups(int32_t *dst, int32_t groups)
+/* Zero `groups` groups of one column (padding taps and the tail), `step` words apart. */
+static void zero_groups(int32_t *dst, int32_t groups, int32_t step)
 {
     for (int32_t g = 0; g < groups; ++g) {
         dst[0] = 0;
         dst[1] = 0;
-        dst += WORDS_PER_GROUP;
+        dst += step;
+    }
+}
+
+/* dst[0..n) = src[0..n): whole words while they last (memcpy of 4 bytes: one unaligned LDR / STR
+ * on cores that allow it, bytes elsewhere), then bytes. Taps here are a few bytes long, too short
+ * for a call to memcpy to pay. */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        memcpy(dst, &v, 4);
+        src += 4;
+        dst += 4;
+    }
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+}
+
+/* dst[0..n) = the byte in every byte of `splat`, the same way (written so that the compiler does
+ * not turn it back into a call to memset). */
+static inline void fill_bytes(int8_t *dst, uint32_t splat, int32_t n)
+{
+    for (; n >= 4; n -= 4) {
+        memcpy(dst, &splat, 4);
+        dst += 4;
+    }
+    if (n > 0) {
+        dst[0] = (int8_t)splat;
+    }
+    if (n > 1) {
+        dst[1] = (int8_t)splat;
+    }
+    if (n > 2) {
+        dst[2] = (int8_t)splat;
     }
 }
 
@@ -32,6 +68,7 @@ static void zero_groups(int32_t *dst, int32_t groups)
 typedef struct {
     int32_t in_h, in_w, in_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
     int32_t groups, input_offset;
+    int32_t step; /* words from one group of a column to the next: 2 per column interleaved */
 } column_geometry;
 
 /* Build the column of output pixel (y, x) of one batch; col points at its first word. */
@@ -49,57 +86,48 @@ static void build_column(const column_geometry g, const int8_t *in_b, int32_t y,
         for (int32_t ky = 0; ky < g.k_h; ++ky) {
             const int32_t iy = iy0 + ky * g.dil_h;
             if (row_inside && iy >= 0 && iy < g.in_h) {
-                tx_widen4_s8(dst, WORDS_PER_GROUP, in_b + (iy * g.in_w + ix0) * g.in_c, g.k_w * tap_groups,
+                tx_widen4_s8(dst, g.step, in_b + (iy * g.in_w + ix0) * g.in_c, g.k_w * tap_groups,
                              g.input_offset);
-                dst += g.k_w * tap_groups * WORDS_PER_GROUP;
+                dst += g.k_w * tap_groups * g.step;
                 continue;
             }
             for (int32_t kx = 0; kx < g.k_w; ++kx) {
                 const int32_t ix = ix0 + kx * g.dil_w;
                 if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
-                    zero_groups(dst, tap_groups); /* padding: (zero point + offset) = 0 */
+                    zero_groups(dst, tap_groups, g.step); /* padding: (zero point + offset) = 0 */
                 } else {
-                    tx_widen4_s8(dst, WORDS_PER_GROUP, in_b + (iy * g.in_w + ix) * g.in_c, tap_groups,
+                    tx_widen4_s8(dst, g.step, in_b + (iy * g.in_w + ix) * g.in_c, tap_groups,
                                  g.input_offset);
                 }
-                dst += tap_groups * WORDS_PER_GROUP;
+                dst += tap_groups * g.step;
             }
         }
-        zero_groups(dst, g.groups - g.k_h * g.k_w * tap_groups);
+        zero_groups(dst, g.groups - g.k_h * g.k_w * tap_groups, g.step);
     } else {
-        /* Gather the raw bytes (padding = the zero point, which widens to 0), then widen.
-         * Byte loops, not memcpy/memset: taps here are a few bytes long. */
-        const int8_t zero_point = (int8_t)(-g.input_offset);
+        /* Gather the raw bytes (padding = the zero point, which widens to 0), then widen. */
+        const uint32_t zero_points = 0x01010101u * (uint8_t)(-g.input_offset); /* the zero point, 4 times */
         int8_t *dst = gather;
         const int32_t row_inside = g.dil_w == 1 && ix0 >= 0 && ix0 + g.k_w <= g.in_w;
         const int32_t row_bytes = g.k_w * g.in_c;
         for (int32_t ky = 0; ky < g.k_h; ++ky) {
             const int32_t iy = iy0 + ky * g.dil_h;
             if (row_inside && iy >= 0 && iy < g.in_h) { /* the kernel row's bytes are contiguous */
-                const int8_t *src = in_b + (iy * g.in_w + ix0) * g.in_c;
-                for (int32_t c = 0; c < row_bytes; ++c) {
-                    dst[c] = src[c];
-                }
+                copy_bytes(dst, in_b + (iy * g.in_w + ix0) * g.in_c, row_bytes);
                 dst += row_bytes;
                 continue;
             }
             for (int32_t kx = 0; kx < g.k_w; ++kx) {
                 const int32_t ix = ix0 + kx * g.dil_w;
                 if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
-                    for (int32_t c = 0; c < g.in_c; ++c) {
-                        dst[c] = zero_point;
-                    }
+                    fill_bytes(dst, zero_points, g.in_c);
                 } else {
-                    const int8_t *src = in_b + (iy * g.in_w + ix) * g.in_c;
-                    for (int32_t c = 0; c < g.in_c; ++c) {
-                        dst[c] = src[c];
-                    }
+                    copy_bytes(dst, in_b + (iy * g.in_w + ix) * g.in_c, g.in_c);
                 }
                 dst += g.in_c;
             }
         }
-        memset(dst, zero_point, (size_t)(4 * g.groups - (dst - gather)));
-        tx_widen4_s8(col, WORDS_PER_GROUP, gather, g.groups, g.input_offset);
+        fill_bytes(dst, zero_points, (int32_t)(gather + 4 * g.groups - dst)); /* the tail: < 8 bytes */
+        tx_widen4_s8(col, g.step, gather, g.groups, g.input_offset);
     }
 }
 
@@ -160,81 +188,196 @@ static inline void dot_2x2(const int32_t *a, const int32_t *w, int32_t groups, i
 #endif
 }
 
-/* dot_2x2 for int8 weights (w8): per group one word per channel, [channel 2c, channel 2c+1],
- * widened here by SXTB16 / SXTB16 ROR #8 into the same pair words the int16 layout holds. */
-static inline void dot_2x2_w8(const int32_t *a, const int32_t *w, int32_t groups, int32_t acc[4])
-{
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-    /* GROUP: 2 LDRD + 2 LDR, 4 SXTB16 and 8 SMLAD for 16 MACs; two groups per pass. */
-#define TX_GEMM_GROUP_W8 \
-        "ldrd   %[x0], %[x1], [%[a]], #16\n\t" \
-        "ldrd   %[y0], %[y1], [%[a], #-8]\n\t" \
-        "ldr    %[u1], [%[w]], #8\n\t" \
-        "sxtb16 %[u0], %[u1]\n\t" \
-        "sxtb16 %[u1], %[u1], ror #8\n\t" \
-        "smlad  %[c00], %[x0], %[u0], %[c00]\n\t" \
-        "smlad  %[c00], %[x1], %[u1], %[c00]\n\t" \
-        "smlad  %[c01], %[y0], %[u0], %[c01]\n\t" \
-        "smlad  %[c01], %[y1], %[u1], %[c01]\n\t" \
-        "ldr    %[u1], [%[w], #-4]\n\t" \
-        "sxtb16 %[u0], %[u1]\n\t" \
-        "sxtb16 %[u1], %[u1], ror #8\n\t" \
-        "smlad  %[c10], %[x0], %[u0], %[c10]\n\t" \
-        "smlad  %[c10], %[x1], %[u1], %[c10]\n\t" \
-        "smlad  %[c11], %[y0], %[u0], %[c11]\n\t" \
-        "smlad  %[c11], %[y1], %[u1], %[c11]\n\t" \
+/* w8 (int8 weights): three columns interleaved per group, [pixel 0 words 2g, 2g+1, pixel 1 ...,
+ * pixel 2 ...], and one weight word per channel and group, [channel 2c, channel 2c+1]. */
+#define W8_WORDS_PER_GROUP 6
 
-    int32_t c00 = acc[0], c01 = acc[1], c10 = acc[2], c11 = acc[3];
-    int32_t x0, x1, y0, y1, u0, u1;
-    const int32_t *end = a + groups * WORDS_PER_GROUP;
-    __asm__("1:\n\t" TX_GEMM_GROUP_W8 TX_GEMM_GROUP_W8
-            "cmp    %[a], %[end]\n\t"
-            "bne    1b\n\t"
-            : [a] "+r"(a), [w] "+r"(w), [c00] "+r"(c00), [c01] "+r"(c01), [c10] "+r"(c10), [c11] "+r"(c11),
-              [x0] "=&r"(x0), [x1] "=&r"(x1), [y0] "=&r"(y0), [y1] "=&r"(y1), [u0] "=&r"(u0), [u1] "=&r"(u1)
-            : [end] "r"(end)
-            : "cc", "memory");
-#undef TX_GEMM_GROUP_W8
+/* acc[ch * 3 + px] += column px . weight row ch over `groups` groups (an even number), int8 weights:
+ * each weight word is widened once (SXTB16, SXTB16 ROR #8) and used for three pixels. */
+static inline void dot_3x2_w8(const int32_t *a, const int32_t *w, int32_t groups, int32_t acc[6])
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
+    /* GROUP: 1 LDRD of two weight words, 4 SXTB16, 3 LDRD of activations, 12 SMLAD: 20
+     * instructions for 24 MACs. 14 registers (6 accumulators, 4 widened weights, 2 activation
+     * words, 2 pointers), so the loop's end is read from memory: 3 instructions per pass of 4
+     * groups (96 MACs; one leading pair when groups % 4 == 2).
+     * Without optimisation r7 is the frame pointer and 13 registers are left: the C loop below. */
+#define TX_GEMM_GROUP_3X2 \
+        "ldrd   %[u0], %[u1], [%[w]], #8\n\t" \
+        "ldrd   %[x0], %[x1], [%[a]], #24\n\t" \
+        "sxtb16 %[e0], %[u0]\n\t" \
+        "sxtb16 %[u0], %[u0], ror #8\n\t" \
+        "sxtb16 %[e1], %[u1]\n\t" \
+        "sxtb16 %[u1], %[u1], ror #8\n\t" \
+        "smlad  %[c00], %[x0], %[e0], %[c00]\n\t" \
+        "smlad  %[c00], %[x1], %[u0], %[c00]\n\t" \
+        "smlad  %[c10], %[x0], %[e1], %[c10]\n\t" \
+        "smlad  %[c10], %[x1], %[u1], %[c10]\n\t" \
+        "ldrd   %[x0], %[x1], [%[a], #-16]\n\t" \
+        "smlad  %[c01], %[x0], %[e0], %[c01]\n\t" \
+        "smlad  %[c01], %[x1], %[u0], %[c01]\n\t" \
+        "smlad  %[c11], %[x0], %[e1], %[c11]\n\t" \
+        "smlad  %[c11], %[x1], %[u1], %[c11]\n\t" \
+        "ldrd   %[x0], %[x1], [%[a], #-8]\n\t" \
+        "smlad  %[c02], %[x0], %[e0], %[c02]\n\t" \
+        "smlad  %[c02], %[x1], %[u0], %[c02]\n\t" \
+        "smlad  %[c12], %[x0], %[e1], %[c12]\n\t" \
+        "smlad  %[c12], %[x1], %[u1], %[c12]\n\t" \
+
+    int32_t c00 = acc[0], c01 = acc[1], c02 = acc[2], c10 = acc[3], c11 = acc[4], c12 = acc[5];
+    int32_t x0, x1, u0, u1, e0, e1;
+    const int32_t *const end = a + groups * W8_WORDS_PER_GROUP;
+    if (groups % 4 == 2) { /* a leading pair, then passes of four groups */
+        __asm__(TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
+                : [a] "+r"(a), [w] "+r"(w), [c00] "+r"(c00), [c01] "+r"(c01), [c02] "+r"(c02), [c10] "+r"(c10),
+                  [c11] "+r"(c11), [c12] "+r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), [u0] "=&r"(u0),
+                  [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1)
+                :
+                : "memory");
+    }
+    if (a != end) {
+        __asm__("1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
+                "ldr    %[x0], %[end]\n\t"
+                "cmp    %[a], %[x0]\n\t"
+                "bne    1b\n\t"
+                : [a] "+r"(a), [w] "+r"(w), [c00] "+r"(c00), [c01] "+r"(c01), [c02] "+r"(c02), [c10] "+r"(c10),
+                  [c11] "+r"(c11), [c12] "+r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), [u0] "=&r"(u0),
+                  [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1)
+                : [end] "m"(end)
+                : "cc", "memory");
+    }
+#undef TX_GEMM_GROUP_3X2
     acc[0] = c00;
     acc[1] = c01;
-    acc[2] = c10;
-    acc[3] = c11;
+    acc[2] = c02;
+    acc[3] = c10;
+    acc[4] = c11;
+    acc[5] = c12;
 #else
     for (int32_t g = 0; g < groups; ++g) {
         const int32_t e0 = tx_sxtb16_even(w[0]), o0 = tx_sxtb16_odd(w[0]);
         const int32_t e1 = tx_sxtb16_even(w[1]), o1 = tx_sxtb16_odd(w[1]);
-        acc[0] = tx_smlad(a[1], o0, tx_smlad(a[0], e0, acc[0]));
-        acc[1] = tx_smlad(a[3], o0, tx_smlad(a[2], e0, acc[1]));
-        acc[2] = tx_smlad(a[1], o1, tx_smlad(a[0], e1, acc[2]));
-        acc[3] = tx_smlad(a[3], o1, tx_smlad(a[2], e1, acc[3]));
-        a += WORDS_PER_GROUP;
+        for (int32_t px = 0; px < 3; ++px) {
+            acc[px] = tx_smlad(a[2 * px + 1], o0, tx_smlad(a[2 * px], e0, acc[px]));
+            acc[3 + px] = tx_smlad(a[2 * px + 1], o1, tx_smlad(a[2 * px], e1, acc[3 + px]));
+        }
+        a += W8_WORDS_PER_GROUP;
         w += 2;
     }
 #endif
+}
+
+/* The w8 kernel: three output pixels x two output channels per block (see dot_3x2_w8); the
+ * records are derived from mult/shift once per call into scratch, after the columns and the
+ * gather row. */
+static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t *out, int8_t *scratch)
+{
+    const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
+    const column_geometry g = {p->in_h, p->in_w, p->in_c, p->k_h, p->k_w, p->stride_h, p->stride_w, p->dil_h,
+                               p->dil_w, p->pad_top, p->pad_left, p->col_words / 2, p->input_offset,
+                               W8_WORDS_PER_GROUP};
+    const int32_t groups = g.groups; /* even: columns are a multiple of 8 elements */
+    const int32_t col_words = p->col_words, out_c = p->out_c, out_w = p->out_w, batches = p->batches;
+    const int32_t pixels = p->out_h * out_w;
+    const int32_t *const weights = p->weights, *const bias = p->bias;
+    int32_t *cols = (int32_t *)(void *)scratch;
+    int8_t *gather = scratch + 12 * col_words;
+    int32_t *const records = (int32_t *)(void *)(scratch + TX_CONV2D_GEMM_S8_W8_SCRATCH(col_words, g.in_c, 0));
+    /* rq_fast: {m, c, r} records (tx_mr); otherwise the 64-bit ones (tx_output_rs). */
+    const int32_t fast = p->rq_fast;
+    const int32_t rw = fast ? TX_MR_WORDS : TX_RECORD_WORDS; /* words per record */
+    for (int32_t c = 0; c < out_c; ++c) {
+        if (fast) {
+            tx_mr_record(p->mult[c], p->shift[c], output_offset, records + TX_MR_WORDS * c);
+        } else {
+            tx_record_from(p->mult[c], p->shift[c], records + TX_RECORD_WORDS * c);
+        }
+    }
+
+    for (int32_t b = 0; b < batches; ++b) {
+        const int8_t *in_b = in + b * g.in_h * g.in_w * g.in_c;
+        int8_t *out_b = out + b * pixels * out_c;
+        int32_t y = 0, x = 0; /* output position of the next column to build */
+        for (int32_t pix = 0; pix < pixels; pix += 3) {
+            /* Three output pixels; at the end, missing columns repeat the first (their sums are unused). */
+            const int32_t n = pixels - pix < 3 ? pixels - pix : 3;
+            for (int32_t i = 0; i < n; ++i) {
+                build_column(g, in_b, y, x, cols + 2 * i, gather);
+                if (++x == out_w) {
+                    x = 0;
+                    ++y;
+                }
+            }
+            for (int32_t i = n; i < 3; ++i) {
+                for (int32_t k = 0; k < groups; ++k) {
+                    cols[k * W8_WORDS_PER_GROUP + 2 * i] = cols[k * W8_WORDS_PER_GROUP];
+                    cols[k * W8_WORDS_PER_GROUP + 2 * i + 1] = cols[k * W8_WORDS_PER_GROUP + 1];
+                }
+            }
+            int8_t *const o0 = out_b + pix * out_c;
+            /* Why no accumulator overflows: as in tx_conv2d_gemm_s8 below. */
+            const int32_t *w = weights, *bb = bias, *q = records;
+            int8_t *d = o0;
+            int32_t oc = 0;
+            if (n == 3) {
+                /* The usual case: full 3 x 2 blocks, pointers stepping through weights, bias,
+                 * records and outputs. */
+                for (; oc + 1 < out_c; oc += 2) {
+                    int32_t acc[6];
+                    acc[0] = acc[1] = acc[2] = bb[0];
+                    acc[3] = acc[4] = acc[5] = bb[1];
+                    dot_3x2_w8(cols, w, groups, acc);
+                    if (fast) {
+                        tx_output_mr3(acc[0], acc[1], acc[2], q, d, out_c, act_min, act_max);
+                        tx_output_mr3(acc[3], acc[4], acc[5], q + TX_MR_WORDS, d + 1, out_c, act_min, act_max);
+                    } else {
+                        tx_output_rs3(acc[0], acc[1], acc[2], q, d, out_c, output_offset, act_min, act_max);
+                        tx_output_rs3(acc[3], acc[4], acc[5], q + TX_RECORD_WORDS, d + 1, out_c, output_offset,
+                                      act_min, act_max);
+                    }
+                    w += col_words;
+                    bb += 2;
+                    q += 2 * rw;
+                    d += 2;
+                }
+            }
+            for (; oc < out_c; oc += 2) { /* fewer than three pixels, or an odd last channel */
+                const int32_t two = oc + 1 < out_c; /* otherwise channel oc + 1 is padding */
+                int32_t acc[6];
+                acc[0] = acc[1] = acc[2] = bias[oc];
+                acc[3] = acc[4] = acc[5] = two ? bias[oc + 1] : 0;
+                dot_3x2_w8(cols, weights + oc * col_words / 2, groups, acc); /* oc is even */
+                for (int32_t i = 0; i < n; ++i) {
+                    for (int32_t j = 0; j < 1 + two; ++j) {
+                        const int32_t *const qc = records + rw * (oc + j);
+                        o0[i * out_c + oc + j] =
+                            fast ? (int8_t)tx_clamp(tx_mr(acc[3 * j + i], qc[0], qc[1], qc[2]), act_min, act_max)
+                                 : tx_output_rs(acc[3 * j + i], qc, output_offset, act_min, act_max);
+                    }
+                }
+            }
+        }
+    }
 }
 
 void tx_conv2d_gemm_s8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t *out, int8_t *scratch)
 {
     /* Locals, not p->...: the stores below may alias *p, locals cannot. */
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
-    const int32_t w8 = TX_W8(p);
+    if (TX_W8(p)) {
+        conv_w8(p, in, out, scratch);
+        return;
+    }
     const column_geometry g = {p->in_h, p->in_w, p->in_c, p->k_h, p->k_w, p->stride_h, p->stride_w, p->dil_h,
-                               p->dil_w, p->pad_top, p->pad_left, p->col_words / 2, p->input_offset};
+                               p->dil_w, p->pad_top, p->pad_left, p->col_words / 2, p->input_offset,
+                               WORDS_PER_GROUP};
     const int32_t groups = g.groups; /* even: columns are a multiple of 8 elements */
     const int32_t col_words = p->col_words, out_c = p->out_c, out_w = p->out_w, batches = p->batches;
     const int32_t pixels = p->out_h * out_w;
     const int32_t *const weights = p->weights, *const bias = p->bias;
     int32_t *cols = (int32_t *)(void *)scratch;
     int8_t *gather = scratch + 8 * col_words;
-    /* w8: weights are int8 (a channel pair is col_words words, not 2 * col_words), and the
-     * records are derived once per call into scratch after the columns and gather row. */
-    int32_t *const records = (int32_t *)(void *)(scratch + TX_CONV2D_GEMM_S8_SCRATCH(col_words, g.in_c));
-    if (w8) {
-        for (int32_t c = 0; c < out_c; ++c) {
-            tx_record_from(p->mult[c], p->shift[c], records + TX_RECORD_WORDS * c);
-        }
-    }
-    const int32_t *const requant = w8 ? records : p->requant;
+    const int32_t *const requant = p->requant;
 
     for (int32_t n = 0; n < batches; ++n) {
         const int8_t *in_b = in + n * g.in_h * g.in_w * g.in_c;
@@ -269,39 +412,21 @@ void tx_conv2d_gemm_s8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8
             if (two) {
                 /* The usual case, full 2 x 2 blocks, with pointers stepping through
                  * weights, bias, records and outputs (fewer live values, fewer spills). */
-                const int32_t *w = weights, *b = bias, *q = requant;
+                const int32_t *w = weights, *bb = bias, *q = requant;
                 int8_t *d0 = o0, *d1 = o1;
-                /* The same loop twice, one per weight layout, so neither pays for the other's test. */
-                if (w8) {
-                    for (; oc + 1 < out_c; oc += 2) {
-                        int32_t acc[4];
-                        acc[0] = acc[1] = b[0];
-                        acc[2] = acc[3] = b[1];
-                        dot_2x2_w8(cols, w, groups, acc);
-                        tx_output_rs2(acc[0], acc[1], q, d0, d1, output_offset, act_min, act_max);
-                        tx_output_rs2(acc[2], acc[3], q + TX_RECORD_WORDS, d0 + 1, d1 + 1, output_offset, act_min,
-                                      act_max);
-                        w += col_words;
-                        b += 2;
-                        q += 2 * TX_RECORD_WORDS;
-                        d0 += 2;
-                        d1 += 2;
-                    }
-                } else {
-                    for (; oc + 1 < out_c; oc += 2) {
-                        int32_t acc[4];
-                        acc[0] = acc[1] = b[0];
-                        acc[2] = acc[3] = b[1];
-                        dot_2x2(cols, w, groups, acc);
-                        tx_output_rs2(acc[0], acc[1], q, d0, d1, output_offset, act_min, act_max);
-                        tx_output_rs2(acc[2], acc[3], q + TX_RECORD_WORDS, d0 + 1, d1 + 1, output_offset, act_min,
-                                      act_max);
-                        w += 2 * col_words;
-                        b += 2;
-                        q += 2 * TX_RECORD_WORDS;
-                        d0 += 2;
-                        d1 += 2;
-                    }
+                for (; oc + 1 < out_c; oc += 2) {
+                    int32_t acc[4];
+                    acc[0] = acc[1] = bb[0];
+                    acc[2] = acc[3] = bb[1];
+                    dot_2x2(cols, w, groups, acc);
+                    tx_output_rs2(acc[0], acc[1], q, d0, d1, output_offset, act_min, act_max);
+                    tx_output_rs2(acc[2], acc[3], q + TX_RECORD_WORDS, d0 + 1, d1 + 1, output_offset, act_min,
+                                  act_max);
+                    w += 2 * col_words;
+                    bb += 2;
+                    q += 2 * TX_RECORD_WORDS;
+                    d0 += 2;
+                    d1 += 2;
                 }
             }
             for (; oc < out_c; oc += 2) { /* one pixel left, or an odd last channel */
@@ -309,11 +434,7 @@ void tx_conv2d_gemm_s8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8
                 int32_t acc[4];
                 acc[0] = acc[1] = bias[oc];
                 acc[2] = acc[3] = last ? 0 : bias[oc + 1];
-                if (w8) {
-                    dot_2x2_w8(cols, weights + oc * col_words / 2, groups, acc); /* oc is even */
-                } else {
-                    dot_2x2(cols, weights + oc * col_words, groups, acc);
-                }
+                dot_2x2(cols, weights + oc * col_words, groups, acc);
                 const int32_t *q = requant + TX_RECORD_WORDS * oc;
                 o0[oc] = tx_output_rs(acc[0], q, output_offset, act_min, act_max);
                 if (two) {

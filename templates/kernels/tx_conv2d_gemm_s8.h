@@ -54,16 +54,21 @@ typedef struct {
                                  interleaved per group of 4, mult/shift                  */
     const int32_t *mult;      /* [out_c] Q31 multipliers (w8 only)                        */
     const int8_t *shift;      /* [out_c] shifts, > 0: left (w8 only)                      */
+    int32_t rq_fast;          /* w8 only, 1: every shift is a right shift in [1, 22] (or its
+                                 multiplier 0) and |acc| < 2^30: requantize with SMMULR
+                                 (tx_mr in tx_common.h); 0: 64-bit records (tx_output_rs)   */
 } tx_conv2d_gemm_s8_params;
 
 /* Bytes of scratch the kernel needs: two columns, plus one byte per column
  * element to gather taps when in_c is not a multiple of 4. */
 #define TX_CONV2D_GEMM_S8_SCRATCH(col_words, in_c) (8 * (col_words) + ((in_c) % 4 ? 2 * (col_words) : 0))
-/* With w8: plus the out_c requantization records derived from mult/shift (24 bytes each). */
-#define TX_CONV2D_GEMM_S8_W8_EXTRA(out_c) (24 * (out_c))
+/* With w8 (three pixels per block): three columns, the gather row, then the out_c
+ * requantization records derived from mult/shift (24 bytes each). */
+#define TX_CONV2D_GEMM_S8_W8_SCRATCH(col_words, in_c, out_c) \
+    (12 * (col_words) + ((in_c) % 4 ? 2 * (col_words) : 0) + 24 * (out_c))
 
 /* in: [batches][in_h][in_w][in_c]; out: [batches][out_h][out_w][out_c];
- * scratch: TX_CONV2D_GEMM_S8_SCRATCH bytes (+ TX_CONV2D_GEMM_S8_W8_EXTRA with w8), 4-byte aligned,
+ * scratch: TX_CONV2D_GEMM_S8_SCRATCH bytes (TX_CONV2D_GEMM_S8_W8_SCRATCH with w8), 4-byte aligned,
  * not overlapping in or out. */
 void tx_conv2d_gemm_s8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t *out, int8_t *scratch);
 

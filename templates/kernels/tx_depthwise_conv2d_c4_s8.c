@@ -155,6 +155,104 @@ static inline void window_taps_3x3(const int32_t *a0, const int32_t *a1, const i
 #endif
 }
 
+/* dst[0..3] = the four channels' accumulators requantized with their {m, c, r} records (q: channel 0's). */
+static inline void output_mr4(const int32_t acc[4], const int32_t *q, int8_t *dst, int32_t act_min, int32_t act_max)
+{
+    const int32_t v0 = tx_mr(acc[0], q[0], q[1], q[2]);
+    const int32_t v1 = tx_mr(acc[1], q[3], q[4], q[5]);
+    const int32_t v2 = tx_mr(acc[2], q[6], q[7], q[8]);
+    const int32_t v3 = tx_mr(acc[3], q[9], q[10], q[11]);
+#if defined(__ARM_FEATURE_DSP)
+    if (act_min == -128 && act_max == 127) { /* no activation to apply: one SSAT each */
+        dst[0] = (int8_t)tx_ssat8(v0);
+        dst[1] = (int8_t)tx_ssat8(v1);
+        dst[2] = (int8_t)tx_ssat8(v2);
+        dst[3] = (int8_t)tx_ssat8(v3);
+        return;
+    }
+#endif
+    dst[0] = (int8_t)tx_clamp(v0, act_min, act_max);
+    dst[1] = (int8_t)tx_clamp(v1, act_min, act_max);
+    dst[2] = (int8_t)tx_clamp(v2, act_min, act_max);
+    dst[3] = (int8_t)tx_clamp(v3, act_min, act_max);
+}
+
+/* The kernel for windows that do not overlap (stride >= kernel in both directions): group by
+ * group, each tap's 4 input channels are loaded as one word and widened in registers (SXTB16,
+ * plus the input offset), with no ring of widened rows. wide: the w8 path's scratch for one
+ * group's widened taps (NULL: int16 weights); records as in the caller. */
+/* One tap for 4 channels read as one word at src: widened (SXTB16, plus the input offset) in
+ * registers; w: the tap's two pair words. */
+static inline void tap_word(const int8_t *src, int32_t offsets, const int32_t *w, int32_t acc[4])
+{
+    uint32_t v;
+    memcpy(&v, src, 4);
+    const int32_t a[2] = {tx_sadd16(tx_sxtb16_even((int32_t)v), offsets),
+                          tx_sadd16(tx_sxtb16_odd((int32_t)v), offsets)};
+    tap(a, w, acc);
+}
+
+static void direct(const tx_depthwise_conv2d_c4_s8_params *p, const int8_t *in, int8_t *out, int32_t *wide,
+                   const int32_t *requant, int32_t fast)
+{
+    /* Locals for everything the loops read: the int8 stores may alias *p. */
+    const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
+    const int32_t k_h = p->k_h, k_w = p->k_w, taps = k_h * k_w, batches = p->batches;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, pad_top = p->pad_top, pad_left = p->pad_left;
+    const int32_t offsets = tx_pair(p->input_offset, p->input_offset);
+    const int32_t is_2x2 = k_h == 2 && k_w == 2, row_bytes = in_w * in_c;
+    for (int32_t g = 0; g < in_c / 4; ++g) {
+        const int32_t c = 4 * g;
+        const int32_t *w = p->weights + g * taps * 2;
+        if (wide) { /* int8 weights: the group's taps widened once per call */
+            const int32_t *packed = p->weights + g * taps;
+            for (int32_t t = 0; t < taps; ++t) {
+                wide[2 * t] = tx_sxtb16_even(packed[t]);
+                wide[2 * t + 1] = tx_sxtb16_odd(packed[t]);
+            }
+            w = wide;
+        }
+        const int32_t b0 = p->bias[c], b1 = p->bias[c + 1], b2 = p->bias[c + 2], b3 = p->bias[c + 3];
+        const int32_t *const q = requant + (fast ? TX_MR_WORDS : TX_RECORD_WORDS) * c;
+        for (int32_t b = 0; b < batches; ++b) {
+            const int8_t *in_b = in + b * in_h * in_w * in_c + c;
+            int8_t *dst = out + b * out_h * out_w * in_c + c;
+            for (int32_t y = 0; y < out_h; ++y) {
+                const int32_t iy0 = y * stride_h - pad_top;
+                for (int32_t x = 0; x < out_w; ++x) {
+                    const int32_t ix0 = x * stride_w - pad_left;
+                    int32_t acc[4] = {b0, b1, b2, b3};
+                    if (is_2x2 && iy0 >= 0 && iy0 + 2 <= in_h && ix0 >= 0 && ix0 + 2 <= in_w) {
+                        const int8_t *src = in_b + (iy0 * in_w + ix0) * in_c;
+                        tap_word(src, offsets, w, acc);
+                        tap_word(src + in_c, offsets, w + 2, acc);
+                        tap_word(src + row_bytes, offsets, w + 4, acc);
+                        tap_word(src + row_bytes + in_c, offsets, w + 6, acc);
+                    } else {
+                        const int32_t *wt = w;
+                        for (int32_t iy = iy0; iy < iy0 + k_h; ++iy) {
+                            for (int32_t ix = ix0; ix < ix0 + k_w; ++ix, wt += 2) {
+                                if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) { /* else padding: skipped */
+                                    tap_word(in_b + (iy * in_w + ix) * in_c, offsets, wt, acc);
+                                }
+                            }
+                        }
+                    }
+                    if (fast) {
+                        output_mr4(acc, q, dst, act_min, act_max);
+                    } else {
+                        for (int32_t i = 0; i < 4; ++i) {
+                            dst[i] = tx_output_rs(acc[i], q + TX_RECORD_WORDS * i, output_offset, act_min, act_max);
+                        }
+                    }
+                    dst += in_c;
+                }
+            }
+        }
+    }
+}
+
 void tx_depthwise_conv2d_c4_s8(const tx_depthwise_conv2d_c4_s8_params *p, const int8_t *in, int8_t *out,
                                int8_t *scratch)
 {
@@ -172,13 +270,24 @@ void tx_depthwise_conv2d_c4_s8(const tx_depthwise_conv2d_c4_s8_params *p, const 
     int32_t *wide = ring + p->k_h * row_words; /* [taps][2] pair words */
     int32_t *records = wide + 2 * taps;         /* [in_c][TX_RECORD_WORDS] */
     const int32_t w8 = TX_W8(p);
+    const int32_t fast = w8 && p->rq_fast; /* {m, c, r} records, tx_mr */
     if (w8) {
         for (int32_t c = 0; c < p->in_c; ++c) {
-            tx_record_from(p->mult[c], p->shift[c], records + TX_RECORD_WORDS * c);
+            if (fast) {
+                tx_mr_record(p->mult[c], p->shift[c], output_offset, records + TX_MR_WORDS * c);
+            } else {
+                tx_record_from(p->mult[c], p->shift[c], records + TX_RECORD_WORDS * c);
+            }
         }
     }
     const int32_t *const requant = w8 ? records : p->requant;
 
+    if (p->stride_h >= p->k_h && p->stride_w >= p->k_w) {
+        /* Windows that do not overlap (a 2x2 stride-2 exit head): every input value is read at
+         * most once, so widening rows into the ring would only add work. */
+        direct(p, in, out, w8 ? wide : NULL, requant, fast);
+        return;
+    }
     memset(zero_row, 0, (size_t)row_words * 4);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + b * p->in_h * p->in_w * p->in_c;
@@ -219,6 +328,23 @@ void tx_depthwise_conv2d_c4_s8(const tx_depthwise_conv2d_c4_s8_params *p, const 
                     grows[ky] = rows[ky] + g * 2 * p->row_w;
                 }
                 int8_t *dst = dst_row + c;
+                if (is_3x3 && fast) {
+                    /* As below, with the {m, c, r} records: three loads and 6 instructions per output. */
+                    const int32_t *a0 = grows[0], *a1 = grows[1], *a2 = grows[2];
+                    const int32_t *q = requant + TX_MR_WORDS * c;
+                    const int32_t b0 = p->bias[c], b1 = p->bias[c + 1], b2 = p->bias[c + 2], b3 = p->bias[c + 3];
+                    const int32_t step = 2 * p->stride_w, out_step = p->in_c, out_w = p->out_w;
+                    for (int32_t x = 0; x < out_w; ++x) {
+                        int32_t acc[4] = {b0, b1, b2, b3};
+                        window_taps_3x3(a0, a1, a2, w, acc);
+                        output_mr4(acc, q, dst, act_min, act_max);
+                        a0 += step;
+                        a1 += step;
+                        a2 += step;
+                        dst += out_step;
+                    }
+                    continue;
+                }
                 if (is_3x3) {
                     /* Locals for everything the loop reads: the int8 stores may alias *p. */
                     const int32_t *a0 = grows[0], *a1 = grows[1], *a2 = grows[2];
@@ -246,6 +372,11 @@ void tx_depthwise_conv2d_c4_s8(const tx_depthwise_conv2d_c4_s8_params *p, const 
                      * could exceed INT32_MAX. */
                     int32_t acc[4] = {p->bias[c], p->bias[c + 1], p->bias[c + 2], p->bias[c + 3]};
                     window_taps(grows, col, w, p->k_h, p->k_w, acc);
+                    if (fast) {
+                        output_mr4(acc, requant + TX_MR_WORDS * c, dst, act_min, act_max);
+                        dst += p->in_c;
+                        continue;
+                    }
                     dst[0] = tx_output_rs(acc[0], requant + TX_RECORD_WORDS * c, output_offset, act_min, act_max);
                     dst[1] = tx_output_rs(acc[1], requant + TX_RECORD_WORDS * (c + 1), output_offset, act_min, act_max);
                     dst[2] = tx_output_rs(acc[2], requant + TX_RECORD_WORDS * (c + 2), output_offset, act_min, act_max);

@@ -14,6 +14,11 @@
  * input, one for the weights, and one 16x16 multiply-accumulate per channel
  * (SMLABB / SMLATT on cores with the DSP extension).
  *
+ * When windows do not overlap (stride >= kernel in both directions, e.g. the
+ * 2x2 stride-2 depthwise of an exit head) each input value is read once: the
+ * kernel then skips the ring and widens each tap's 4-channel word in
+ * registers (its scratch is allocated all the same).
+ *
  * Weights are generated (codegen/ops/depthwise_conv2d.py) as pair words in
  * the same order, group by group: [in_c / 4][k_h][k_w][2] words
  * (w c0, w c2), (w c1, w c3).
@@ -51,6 +56,8 @@ typedef struct {
     int32_t w8;               /* 0: pair-word weights and records; 1: int8 weights, mult/shift */
     const int32_t *mult;      /* [in_c] Q31 multipliers (w8 only)                         */
     const int8_t *shift;      /* [in_c] shifts, > 0: left (w8 only)                       */
+    int32_t rq_fast;          /* w8 only, 1: requantize with SMMULR ({m, c, r} records, tx_mr
+                                 in tx_common.h; conditions checked at generation time)   */
 } tx_depthwise_conv2d_c4_s8_params;
 
 /* Bytes of scratch: k_h widened rows of row_w * in_c int16 values, one row
