@@ -196,13 +196,6 @@ static inline int32_t tx_requantize_rs(int32_t x, int32_t m, int64_t round, int3
  */
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
-
-/* tx_ssat8: x saturated to [-128, 127], one SSAT. The builtin, not ACLE's
- * __ssat macro, whose unsigned result warns under -Wsign-conversion. */
-static inline int32_t tx_ssat8(int32_t x)
-{
-    return (int32_t)__builtin_arm_ssat(x, 8);
-}
 #endif
 
 /* tx_pair: the pair word (lo, hi) of two values in [-32768, 32767]. */
