@@ -22,9 +22,9 @@ PolicyOpt = typer.Option("none", "--policy", help="Exit policy, e.g. none, exit:
 ExitsOpt = typer.Option(None, "--exits", help="Exit names in stage order, e.g. exit0,final (default: by MACs)")
 BoardOpt = typer.Option(..., "--board", "-b", help="Board name (see `tinyexit boards`) or path to a board .toml")
 OptOpt = typer.Option("-O2", "--opt", help="Optimisation level for arm-none-eabi-gcc")
-OptimizeOpt = typer.Option("speed", "--optimize",
-                           help="speed: GEMM weights widened to int16 in flash; size: int8 weights, widened in the "
-                                "inner loop (about half the flash)")  # fmt: skip
+OptimizeOpt = typer.Option("size", "--optimize",
+                           help="size (default): int8 weights in flash, the fewest estimated cycles on the MLPerf "
+                                "models; speed: GEMM weights widened to int16 in flash (about twice the flash)")  # fmt: skip
 ModelArg = typer.Argument(..., help="int8 .tflite model")
 
 

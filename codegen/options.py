@@ -18,9 +18,11 @@ class Options:
     # Profiling build: the stage functions call tx_op_mark() before each op and after the last, so a
     # simulator counts instructions per op (firmware_sim/profile.py); not for applications.
     op_markers: bool = False
-    # "speed": GEMM weights widened to int16 in flash, 6-word requantization records;
-    # "size": int8 weights widened in the inner loop, multiplier + shift per channel.
-    optimize: str = "speed"
+    # "size" (default): int8 weights in flash, widened per 3x2 block in the inner loop, multiplier +
+    # shift per channel (SMMULR requantization where exact); the fewest estimated cycles on every
+    # MLPerf model (bench/results.md). "speed": GEMM weights widened to int16 in flash, 6-word
+    # requantization records; about twice the flash, fewer instructions only on IC.
+    optimize: str = "size"
 
 
 def check_optimize(optimize: str) -> str:
@@ -48,7 +50,7 @@ def read_policy(policy: str) -> str:
     return lines[0]
 
 
-def make_options(policy: str = "none", exits: str | None = None, optimize: str = "speed") -> Options:
+def make_options(policy: str = "none", exits: str | None = None, optimize: str = "size") -> Options:
     """Options from the command-line forms: `--policy @calib.txt`, `--exits exit0,final`, `--optimize size`."""
     order = tuple(n.strip() for n in exits.split(",")) if exits else None
     return Options(policy=read_policy(policy), exit_order=order, optimize=check_optimize(optimize))

@@ -248,7 +248,7 @@ def run_comparison(
     verify_qemu: int = 0,
     work_dir=None,
     progress=None,
-    optimize: str = "speed",
+    optimize: str = "size",
     data_name: str = "arrays",
     split: str | None = None,
     devices: str | None = None,

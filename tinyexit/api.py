@@ -22,13 +22,13 @@ from .firmware_sim.targets import run_model_file
 
 
 def generate(model: str | Path, out: str | Path, *, name: str | None = None, policy: str = "none",
-             exits: str | None = None, optimize: str = "speed", board: str | None = None) -> GeneratedLibrary:
+             exits: str | None = None, optimize: str = "size", board: str | None = None) -> GeneratedLibrary:
     """Generate the C library for `model` in the folder `out` (replaced atomically); as `tinyexit generate`."""
     return generate_library(model, out, name=name, options=make_options(policy, exits, optimize), board=board)
 
 
 def run(model: str | Path, inputs: np.ndarray, *, target: str = "host", board: str | None = None,
-        policy: str = "none", exits: str | None = None, optimize: str = "speed") -> dict[str, np.ndarray]:
+        policy: str = "none", exits: str | None = None, optimize: str = "size") -> dict[str, np.ndarray]:
     """Run `inputs` (N, *input_shape) through the generated code; the arrays `tinyexit run` saves.
 
     Keys: one per exit (its outputs, zeros where a sample did not reach it),
@@ -41,7 +41,7 @@ def run(model: str | Path, inputs: np.ndarray, *, target: str = "host", board: s
 
 def compare(model: str | Path, x: np.ndarray, y: np.ndarray | None = None,
             policies: str | list[str] = "none", *, board: str, qemu_samples: int = 16, verify_qemu: int = 0,
-            optimize: str = "speed") -> Comparison:
+            optimize: str = "size") -> Comparison:
     """Accuracy (with labels y) and simulated cost of each policy; as `tinyexit compare`, without the files.
 
     policies: a list, or one string separated by ';' ("none; confidence:0.9").
