@@ -52,7 +52,7 @@ import numpy as np
 
 from ..codegen.errors import TinyexitError
 from ..codegen.options import Options
-from ..codegen.output import write_folder
+from ..codegen.output import check_output_folder, write_folder
 from ..codegen.passes.lower_policy import exit_logits_of
 from ..codegen.pipeline import generate
 from ..codegen.policies.calibrate import (
@@ -601,6 +601,7 @@ def search(
     if correction not in CORRECTIONS:
         raise TinyexitError(f"search: --correction '{correction}' is unknown; use one of {', '.join(CORRECTIONS)}")
     out = Path(out)
+    check_output_folder(out.absolute())  # before minutes of work, not after
     arrays = load_labelled(data)
     model_b = augment.load_backbone(backbone)
     names = pick_candidates(model_b, candidates)

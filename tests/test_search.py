@@ -187,3 +187,16 @@ def test_assemble_keeps_a_backbone_output_already_named_final():
     heads, kinds = search.build_heads(backbone, names, 12)
     model = search.assemble(backbone, names, heads, [1])
     assert list(model.output_names) == ["exit0", "final"] and kinds == ["slice", "slice"]
+
+
+def test_train_backbone_saves_a_plain_keras_backbone(tmp_path):
+    """`tinyexit zoo NAME --backbone -o B.keras`: the starting point of search, with no exit."""
+    from tinyexit.modelmaking import augment
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.random((60, 49, 10, 1), dtype=np.float32), y=rng.integers(0, 3, 60))
+    float_acc, int8_acc = augment.train_backbone("dscnn", tmp_path / "d.npz", tmp_path / "b.keras", epochs=1, log=None)
+    assert 0 <= float_acc <= 1 and 0 <= int8_acc <= 1
+    model = augment.load_backbone(tmp_path / "b.keras")
+    assert len(model.outputs) == 1 and model.outputs[0].shape[-1] == 3
+    assert search.find_candidates(model)[:2] == ["stem_drop", "block1_dw_relu"]
