@@ -139,8 +139,8 @@ def test_boundary_is_what_the_later_stages_read(tmp_path):
 # ------------------------------------------------------------------ two devices in QEMU
 
 
-@pytest.mark.parametrize("model, boundary", SPLITS)
-@pytest.mark.parametrize("policy", ["none", "confidence:0.8"])
+@pytest.mark.parametrize("model, boundary, policy", [(m, k, "none") for m, k in SPLITS]
+                         + [("ee_three_exits", 1, "confidence:0.8"), ("ee_three_exits", 2, "margin:1")])
 def test_split_run_equals_one_device(model, boundary, policy, tmp_path):
     lib = generate(fixture_path(model), tmp_path / "lib", name="m", options=Options(policy=policy))
     stages = len(lib.graph.stages)
@@ -247,7 +247,7 @@ def test_compare_with_devices_adds_the_split_columns(tmp_path):
     model = fixture_path("ee_three_exits")
     lib = generate(model, tmp_path / "lib", name="m", options=Options(policy="none"))
     x = inputs(lib, 6, seed=4)
-    policies = ["none", "exit:0", "confidence:0.8", "patience:1"]
+    policies = ["none", "exit:0", "patience:1"]
     result = run_comparison(model, x, None, M4, policies, qemu_samples=6, devices=f"{M4}:0,{M4}:1-",
                             link="bytes-per-s:50000,uj-per-byte:0.25")  # fmt: skip
     rows = {r.policy: r for r in result.rows}
