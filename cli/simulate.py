@@ -24,7 +24,7 @@ from ..firmware_sim.qemu import run as run_qemu
 from ..firmware_sim.renode import write_renode_files
 from ..firmware_sim.targets import run_model_file
 from .common import BoardOpt, ExitsOpt, ModelArg, OptimizeOpt, OptOpt, PolicyOpt, console, load_inputs, progress, save_npz
-from .split import simulate_split
+from .split import simulate_split, split_arrays, split_run
 from .tables import Column, Table, lines, render, terminal_width
 
 
@@ -311,9 +311,25 @@ def run(
     policy: str = PolicyOpt,
     exits: Optional[str] = ExitsOpt,
     optimize: str = OptimizeOpt,
+    split: Optional[str] = typer.Option(None, "--split", help="Two devices in two QEMUs, BOARD_A:STAGES,BOARD_B:STAGES "
+                                        "(see simulate --split)"),
+    link: str = typer.Option("uart:115200", "--link", help="With --split: uart:BAUD or bytes-per-s:RATE, "
+                             "optionally ,uj-per-byte:E"),
 ) -> None:
     """Run every input through the generated code; write outputs per exit and the exits taken."""
     x = load_inputs(inputs)
+    if split is not None:
+        extra = ([f"--target {target}"] if target not in ("host", "qemu") else []) + (
+            [f"--board {board}"] if board is not None else [])
+        if extra:
+            raise TinyexitError(f"--split runs both devices in QEMU on the boards it names; drop {' and '.join(extra)}")
+        res, lib, _, deploy, _, _ = split_run(model, split, link, x, len(x), policy, exits, optimize)
+        out = save_npz(out, split_arrays(res))
+        taken = np.bincount(res.run.exit_taken.astype(np.int64), minlength=len(lib.graph.stages))
+        shares = ", ".join(f"{e.name} {n}" for e, n in zip(lib.graph.exits, taken))
+        console().print(f"ran {len(x)} samples on {deploy.a.board.name} (stages 0-{deploy.boundary - 1}) and "
+                        f"{deploy.b.board.name} ({int(res.forwarded.sum())} sent on); exits taken: {shares}; wrote {out}")
+        return
     arrays, lib = run_model_file(model, x, target, board, make_options(policy, exits, optimize))
     term = console()
     if target == "qemu":

@@ -286,3 +286,21 @@ def test_compare_devices_command_writes_the_sensor_plot(tmp_path):
                           "--policies", "none", "-o", str(tmp_path / "r2"), "--devices", f"{M4}:0"],
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "must name two devices" in bad.stderr and not (tmp_path / "r2").exists()
+
+
+def test_run_split_writes_the_one_device_arrays(tmp_path):
+    model = fixture_path("ee_three_exits")
+    lib = generate(model, tmp_path / "lib", name="m", options=Options(policy="none"))
+    x = inputs(lib, 3, seed=6)
+    np.save(tmp_path / "x.npy", x)
+    base = [sys.executable, "-m", "tinyexit", "run", str(model), "--inputs", str(tmp_path / "x.npy")]
+    proc = subprocess.run(base + ["-o", str(tmp_path / "r.npz"), "--split", f"{M4}:0,nucleo-f746zg:1-"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    got = np.load(tmp_path / "r.npz")
+    for key, value in run_host(lib.out_dir, x).to_arrays().items():
+        assert got[key].tobytes() == value.tobytes(), key
+    assert got["forwarded"].all() and (got["link_status"] == 0).all() and (got["b.framing_instructions"] > 0).all()
+    bad = subprocess.run(base + ["-o", str(tmp_path / "s.npz"), "--split", f"{M4}:0,{M4}:1-", "--target", "renode"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "drop --target renode" in bad.stderr and not (tmp_path / "s.npz").exists()
