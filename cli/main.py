@@ -93,6 +93,9 @@ def main() -> None:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(2)
     except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `tinyexit` or a group alone: the help, as click prints it
+            print(exc.ctx.get_help())
+            sys.exit(exc.exit_code)
         where = f"tinyexit {exc.ctx.info_name} --help" if exc.ctx and exc.ctx.parent else "tinyexit --help"
         message = " ".join(exc.format_message().split()).rstrip(".")
         print(f"error: {message}; see `{where}`", file=sys.stderr)
