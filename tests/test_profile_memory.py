@@ -82,7 +82,7 @@ def test_inspect_memory_draws_the_plan(tmp_path):
     png = tmp_path / "arena.png"
     proc = tinyexit("inspect", fixture_path("ee_dscnn"), "--memory", "--png", png)
     assert proc.returncode == 0, proc.stderr
-    assert all(len(line) <= 80 for line in proc.stdout.split("arena plan:")[1].splitlines()[:30])
+    assert all(len(line) <= 80 for line in proc.stdout.splitlines())
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
