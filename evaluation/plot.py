@@ -44,16 +44,25 @@ def place_labels(ax, points: list[tuple[float, float]], texts: list[str], fontsi
         h = min(box[3], other[3]) - max(box[1], other[1])
         return w * h if w > 0 and h > 0 else 0.0
 
-    for (x, y), text in zip(points, texts):
+    centres = [ax.transData.transform(p) for p in points]
+    for k, ((x, y), text) in enumerate(zip(points, texts)):
         best, best_cost = None, None
         for dx, dy in _OFFSETS:
+            far = abs(dx) + abs(dy) > 20  # a label away from its point gets a leader line to it
             ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
-                              ha="left" if dx > 0 else "right" if dx < 0 else "center")  # fmt: skip
+                              ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                              arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6, "shrinkA": 1, "shrinkB": 4}
+                              if far else None)  # fmt: skip
             e = ann.get_window_extent(renderer)
             box = (e.x0 - 2, e.y0 - 1, e.x1 + 2, e.y1 + 1)
             outside = (max(0, frame.x0 - box[0]) + max(0, box[2] - frame.x1)) * (box[3] - box[1]) + \
                       (max(0, frame.y0 - box[1]) + max(0, box[3] - frame.y1)) * (box[2] - box[0])
             cost = outside + sum(overlap(box, o) for o in taken + marks)
+            # A label nearer another point than its own would name the wrong point.
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            own = math.hypot(cx - centres[k][0], cy - centres[k][1])
+            if any(math.hypot(cx - ox, cy - oy) < own for j, (ox, oy) in enumerate(centres) if j != k):
+                cost += 10_000
             if best_cost is None or cost < best_cost:
                 if best is not None:
                     best[0].remove()
