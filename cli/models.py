@@ -86,9 +86,11 @@ def search(
     policy: str = typer.Option("confidence", "--policy", help="Threshold rule: confidence, margin or entropy"),
     qemu_samples: int = typer.Option(8, "--qemu-samples", help="Samples profiled in QEMU"),
     seed: int = typer.Option(0, "--seed"),
+    stream: bool = typer.Option(False, "--stream", help="Samples in stream order: contiguous splits, and temporal "
+                                                        "policies (temporal-patience, difference) among the candidates"),
 ) -> None:
     """Find the exits and per-exit thresholds with the fewest instructions within an accuracy budget."""
     report = search_model(backbone, data_path, board, max_drop, out, max_exits=max_exits, candidates=candidates,
                           method=method, delta=delta, epochs=epochs, train=train, policy_kind=policy,
-                          qemu_samples=qemu_samples, seed=seed)
+                          qemu_samples=qemu_samples, seed=seed, stream=stream)
     print(report.markdown())

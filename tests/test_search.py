@@ -200,3 +200,30 @@ def test_train_backbone_saves_a_plain_keras_backbone(tmp_path):
     model = augment.load_backbone(tmp_path / "b.keras")
     assert len(model.outputs) == 1 and model.outputs[0].shape[-1] == 3
     assert search.find_candidates(model)[:2] == ["stem_drop", "block1_dw_relu"]
+
+
+def test_temporal_candidates_on_a_stream():
+    """Runs of one label; exit 0 right but unsure on most samples: temporal policies reuse the decided
+    label and stop early; each is tested on its own, the risk is measured in stream order."""
+    from tinyexit.codegen.policies.spec import ExitLogits
+
+    rng = np.random.default_rng(0)
+    n = 1200
+    labels = np.repeat(rng.integers(0, 4, n // 40), 40)
+    early = rng.normal(0, 1, (n, 4))
+    early[np.arange(n), labels] += 1.5
+    final = rng.normal(0, 1, (n, 4))
+    final[np.arange(n), labels] += 6
+    logits = [np.clip(np.rint(z / 0.1), -128, 127).astype(np.int8) for z in (early, final)]
+    exits = [ExitLogits("exit0", 4, 0.1, 0), ExitLogits("final", 4, 0.1, 0)]
+    costs = search.Costs(np.array([10.0, 90.0]), np.array([5.0]), np.zeros(2), np.zeros(1), 100.0)
+    reference = np.argmax(logits[1], axis=1)
+    cal, val = np.arange(0, 600), np.arange(600, 1200)
+    results = search.evaluate_temporal(logits, exits, labels, reference, cal, val, costs, 0.05, "empirical", 0.1)
+    assert len(results) == len(search.TEMPORAL_PATIENCE) + len(search.DIFFERENCE_STEPS)
+    for r in results:
+        assert r.subset == (0,) and 15.0 - 1e-9 <= r.expected_instructions <= 105.0 + 1e-9
+        assert r.admissible == (r.calibration_risk <= 0.05)
+    patience = {r.policy: r for r in results if r.policy.startswith("temporal-patience")}
+    assert patience["temporal-patience:1"].expected_instructions < patience["temporal-patience:8"].expected_instructions
+    assert any(r.admissible and r.expected_instructions < 60 for r in results)
