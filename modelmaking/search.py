@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..codegen.boards import load_board
 from ..codegen.errors import TinyexitError
 from ..codegen.options import Options
 from ..codegen.output import check_output_folder, write_folder
@@ -70,7 +71,7 @@ from ..codegen.policies.lowering import lower_policy
 from ..codegen.policies.reference import run_integer
 from ..codegen.policies.spec import ExitLogits, parse_policy
 from ..firmware_sim.host import run_host
-from ..firmware_sim.qemu import run_library
+from ..firmware_sim.qemu import qemu_binary, run_library
 from . import augment, datasets, zoo
 
 Log = augment.Log
@@ -656,6 +657,8 @@ def search(
         raise TinyexitError(f"search: --correction '{correction}' is unknown; use one of {', '.join(CORRECTIONS)}")
     out = Path(out)
     check_output_folder(out.absolute())  # before minutes of work, not after
+    load_board(board)
+    qemu_binary()
     arrays = load_labelled(data)
     model_b = augment.load_backbone(backbone)
     names = pick_candidates(model_b, candidates)

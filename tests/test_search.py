@@ -176,6 +176,9 @@ def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path):
     with pytest.raises(TinyexitError) as err:  # fails before any training: 449 samples cannot certify 0.001
         search.search(trained / "tiny.keras", trained / "digits.npz", BOARD, 0.001, tmp_path / "out", log=None)
     assert "no subset can meet --max-drop 0.001" in err.value.message and "\n" not in err.value.message
+    with pytest.raises(TinyexitError) as err:  # before any training, not after it
+        search.search(trained / "tiny.keras", trained / "digits.npz", "no-such-board", 0.05, tmp_path / "out", log=None)
+    assert "unknown board 'no-such-board'" in err.value.message
     assert not (tmp_path / "out").exists()
 
 
