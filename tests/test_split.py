@@ -22,7 +22,8 @@ from tinyexit.firmware_sim.host import run_host
 from tinyexit.firmware_sim.qemu import run_library
 
 M4 = "nucleo-l4r5zi"
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wconversion", "-Wshadow", "-Wpedantic", "-Werror"]
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wconversion", "-Wsign-conversion", "-Wshadow", "-Wcast-align", "-Wpedantic",
+          "-Werror"]
 # Models with early exits (the T-RecX-shaped IC and KWS fixtures, and three exits), split after each stage.
 SPLITS = [("ee_resnet", 1), ("ee_dscnn", 1), ("ee_three_exits", 1), ("ee_three_exits", 2)]
 
