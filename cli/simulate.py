@@ -24,7 +24,7 @@ from ..firmware_sim.qemu import run as run_qemu
 from ..firmware_sim.renode import write_renode_files
 from ..firmware_sim.targets import run_model_file
 from .common import BoardOpt, ExitsOpt, ModelArg, OptimizeOpt, OptOpt, PolicyOpt, console, load_inputs, progress, save_npz
-from .split import simulate_split, split_arrays, split_run
+from .split import build_split_folder, simulate_split, split_arrays, split_run
 from .tables import Column, Table, lines, render, terminal_width
 
 
@@ -65,7 +65,8 @@ def _usage_table(results, title: str) -> Table:
 
 def build(
     model: Path = typer.Argument(..., help="int8 .tflite model"),
-    board: str = BoardOpt,
+    board: Optional[str] = typer.Option(None, "--board", "-b", help="Board name (see `tinyexit boards`) or path to a "
+                                        "board .toml; with --split, the boards come from --split"),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder"),
     policy: str = PolicyOpt,
     exits: Optional[str] = ExitsOpt,
@@ -75,8 +76,28 @@ def build(
     inputs: Optional[Path] = typer.Option(
         None, "--inputs", help=".npy samples to compile into the Renode firmware (default: one zero sample)"
     ),
+    split: Optional[str] = typer.Option(None, "--split", help="Two devices, BOARD_A:STAGES,BOARD_B:STAGES: a folder "
+                                        "per device with its library, the frame code, its harness and QEMU ELF"),
 ) -> None:
     """Build firmware for a board: QEMU ELF, Renode ELF and scripts, the library with project files."""
+    if split is not None:
+        if board is not None or inputs is not None:
+            raise TinyexitError("build --split takes the boards from --split and builds QEMU firmware only; drop "
+                                + " and ".join(f for f, v in (("--board", board), ("--inputs", inputs)) if v is not None))
+        deploy, segments, built_a, built_b = build_split_folder(model, split, out, policy, exits, optimize, opt, name)
+        width = terminal_width()
+        for role, device, result in (("A", deploy.a, built_a), ("B", deploy.b, built_b)):
+            stages = f"stages {device.first}-{device.last}"
+            print(render(_usage_table(result, f"device {role}: {device.board.name} ({device.board.mcu}), {stages}, {opt}"),
+                         width))  # fmt: skip
+            folder = Path(out) / f"device-{role.lower()}"
+            console().print(f"device {role}       {folder}: lib/, split_{role.lower()}.c, tx_link.c/.h, "
+                            f"{result.elf.name} (QEMU, semihosting)")
+        console().print(f"frame           {sum(s.nbytes for s in segments):,} payload bytes + 20 "
+                        f"(templates/link/tx_link.h); `tinyexit simulate --split {split}` runs both")
+        return
+    if board is None:
+        raise TinyexitError("build needs --board B (or --split BOARD_A:STAGES,BOARD_B:STAGES for two devices)")
     b = load_board(board)
     with staged_folder(out) as stage:
         lib = generate(model, stage / "lib", name=name, options=make_options(policy, exits, optimize), board=b)

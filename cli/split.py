@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -9,9 +10,11 @@ import numpy as np
 
 from ..codegen.manifest import load_manifest
 from ..codegen.options import make_options
+from ..codegen.output import staged_folder
+from ..codegen.paths import TEMPLATES_DIR
 from ..codegen.pipeline import generate
 from ..codegen.split import boundary_segments, check_policy, frame_bytes, parse_link, resolve_split
-from ..firmware_sim.split import run_split, status_name
+from ..firmware_sim.split import build_split, run_split, status_name
 from .common import console, save_npz
 from .tables import Column, Table, lines, render, terminal_width
 
@@ -99,3 +102,27 @@ def simulate_split(model: Path, split_text: str, link_text: str, x: np.ndarray |
                 "out.", width))
     if out is not None:
         term.print(f"wrote {save_npz(out, split_arrays(res))}")
+
+
+def build_split_folder(model: Path, split_text: str, out: Path, policy: str, exits, optimize: str, opt: str,
+                       name: str | None) -> list:
+    """`build --split`: per device, the library (project files for that board), the frame code, the device's
+    harness and its QEMU firmware; returns the two BuildResults."""
+    check_policy(policy)
+    with staged_folder(out) as stage:
+        lib = generate(model, stage / "lib", name=name, options=make_options(policy, exits, optimize))
+        split = resolve_split(split_text, len(lib.graph.stages))
+        segments = boundary_segments(lib.graph, split.boundary)
+        built = build_split(lib.out_dir, split, segments, stage, opt=opt)
+        for role, device, result in (("a", split.a, built[0]), ("b", split.b, built[1])):
+            folder = stage / f"device-{role}"
+            generate(model, folder / "lib", name=name, options=make_options(policy, exits, optimize),
+                     board=device.board)  # fmt: skip
+            work = next(folder.glob("build-*"))
+            for src in (f"split_{role}.c", "tx_markers.c", "tx_markers.h"):
+                shutil.copyfile(work / src, folder / src)
+            for src in ("tx_link.c", "tx_link.h"):
+                shutil.copyfile(TEMPLATES_DIR / "link" / src, folder / src)
+            shutil.rmtree(work)
+        shutil.rmtree(stage / "lib")
+    return [split, segments, *built]

@@ -305,3 +305,24 @@ def test_run_split_writes_the_one_device_arrays(tmp_path):
     bad = subprocess.run(base + ["-o", str(tmp_path / "s.npz"), "--split", f"{M4}:0,{M4}:1-", "--target", "renode"],
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "drop --target renode" in bad.stderr and not (tmp_path / "s.npz").exists()
+
+
+def test_build_split_writes_a_folder_per_device(tmp_path):
+    model = fixture_path("ee_three_exits")
+    out = tmp_path / "fw"
+    base = [sys.executable, "-m", "tinyexit", "build", str(model), "--split", f"{M4}:0,nucleo-f746zg:1-"]
+    proc = subprocess.run(base + ["-o", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    for role, board in (("a", M4), ("b", "nucleo-f746zg")):
+        folder = out / f"device-{role}"
+        assert {f"split_{role}.c", "tx_link.c", "tx_link.h", "tx_markers.c", f"ee_three_exits-{board}-split-{role}.elf",
+                "lib"} <= {p.name for p in folder.iterdir()}  # fmt: skip
+        assert board in (folder / "lib" / "CMakeLists.txt").read_text()
+        assert (folder / "tx_link.c").read_bytes() == (TEMPLATES_DIR / "link" / "tx_link.c").read_bytes()
+    # Both devices compile the same C (only the project files differ), so every tensor has the same arena offset.
+    sources = lambda r: {p.name: p.read_bytes() for p in (out / f"device-{r}" / "lib").iterdir()  # noqa: E731
+                         if p.suffix in (".c", ".h", ".json")}
+    assert sources("a") == sources("b")
+    assert not any(p.name.startswith("build-") for p in out.rglob("*"))
+    bad = subprocess.run(base + ["-o", str(tmp_path / "x"), "--board", M4], capture_output=True, text=True)
+    assert bad.returncode == 2 and "drop --board" in bad.stderr and not (tmp_path / "x").exists()
