@@ -63,7 +63,7 @@ def inspect(
                     "schedule order; a letter is a live buffer, '.' free", width))
         print("\n".join(lines(row, width) for row in timeline(graph, columns)))
     if png is not None:
-        print(f"wrote {png}")
+        print(lines(f"wrote {png}", width))
 
 
 def generate_cmd(
