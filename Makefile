@@ -57,8 +57,13 @@ example:
 	tinyexit zoo resnet8 --data $(EXAMPLE)/fashion.npz -o $(EXAMPLE)/image_ee.tflite --epochs 3
 	tinyexit compare $(EXAMPLE)/image_ee.tflite --data $(EXAMPLE)/fashion.npz --split test --samples 2000 --board $(BOARD) \
 		-o $(EXAMPLE)/report-image --policies "none; exit:0; confidence:0.9; margin:2; entropy:0.5" --verify-qemu 8
+	tinyexit data keywords -o $(EXAMPLE)/keywords_search.npz --n 4000 --seed 1
+	tinyexit zoo dscnn --backbone --data $(EXAMPLE)/kw.npz -o $(EXAMPLE)/kws_backbone.keras --epochs 15
+	tinyexit search $(EXAMPLE)/kws_backbone.keras --data $(EXAMPLE)/keywords_search.npz --board $(BOARD) \
+		--max-drop 0.01 -o $(EXAMPLE)/search-kws
 	$(PYTHON) scripts/readme_example.py $(EXAMPLE) README.md
-	@echo "reports: $(EXAMPLE)/report/ (keywords), $(EXAMPLE)/report-ecg/ (ECG stream), $(EXAMPLE)/report-image/ (Fashion-MNIST)"
+	@echo "reports: $(EXAMPLE)/report/ (keywords), $(EXAMPLE)/report-ecg/ (ECG stream), $(EXAMPLE)/report-image/ (Fashion-MNIST),"
+	@echo "         $(EXAMPLE)/search-kws/ (tinyexit search on a plain DS-CNN backbone: exits, thresholds, saving)"
 
 # Speed and memory of the generated code beside TFLM: writes bench/results.{md,json}.
 bench:

@@ -96,7 +96,7 @@ def compare(
         "report.md": report,
         "report.csv": report_csv(result.rows),
         "report.json": report_json(result.meta, result.rows),
-        "plot.png": plot_png(result.rows, f"{result.meta['model']} on {board}"),
+        "plot.png": plot_png(result.rows, f"{result.meta['model']} on {board}", result.meta.get("clock_hz")),
     }
     if devices:
         files["plot_sensor.png"] = plot_sensor_png(result.rows, f"{result.meta['model']}, split {devices}")

@@ -61,9 +61,9 @@ def inspect(
         print()
         print(lines(f"arena plan: {graph.plan.arena_bytes:,} bytes across {columns} columns; one row per op in "
                     "schedule order; a letter is a live buffer, '.' free", width))
-        print("\n".join(timeline(graph, columns)))
+        print("\n".join(lines(row, width) for row in timeline(graph, columns)))
     if png is not None:
-        print(f"wrote {png}")
+        print(lines(f"wrote {png}", width))
 
 
 def generate_cmd(

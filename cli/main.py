@@ -26,7 +26,14 @@ from . import doctor, evaluate, generate, models, simulate
 
 
 class Commands(TyperGroup):
-    """The command group: a misspelled command gets a close match."""
+    """The command group: a misspelled command gets a close match, and --help names option values."""
+
+    def main(self, *args, **kwargs):
+        for cmd in [self, *self.commands.values()]:
+            for param in cmd.params:
+                if param.param_type_name == "option" and not getattr(param, "is_flag", False) and param.metavar is None:
+                    param.metavar = param.opts[-1].lstrip("-").upper().replace("-", "_")
+        return super().main(*args, **kwargs)
 
     def resolve_command(self, ctx, args):
         name = args[0] if args else ""
@@ -74,25 +81,16 @@ app.command("simulate")(simulate.simulate)
 app.command("doctor")(doctor.doctor)
 
 
-def command():
-    """The click command behind `app`, with a value name for every option that takes one."""
-    group = typer.main.get_command(app)
-    for cmd in [group, *group.commands.values()]:
-        for param in cmd.params:
-            if getattr(param, "is_flag", False) or param.param_type_name != "option":
-                continue
-            if param.metavar is None:
-                param.metavar = param.opts[-1].lstrip("-").upper().replace("-", "_")
-    return group
-
-
 def main() -> None:
     try:
-        code = command().main(prog_name="tinyexit", standalone_mode=False)
+        code = app(prog_name="tinyexit", standalone_mode=False)  # usage errors come back here: one line
     except TinyexitError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(2)
     except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `tinyexit` or a group alone: the help, as click prints it
+            print(exc.ctx.get_help())
+            sys.exit(exc.exit_code)
         where = f"tinyexit {exc.ctx.info_name} --help" if exc.ctx and exc.ctx.parent else "tinyexit --help"
         message = " ".join(exc.format_message().split()).rstrip(".")
         print(f"error: {message}; see `{where}`", file=sys.stderr)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..modelmaking.augment import augment as augment_model
-from ..modelmaking.augment import train_zoo
+from ..modelmaking.augment import train_backbone, train_zoo
 from ..modelmaking.datasets import load_npz, make_dataset
 from ..modelmaking.search import search as search_model
 from .common import console
@@ -58,8 +58,15 @@ def zoo(
     batch_size: int = typer.Option(64, "--batch-size"),
     early_view: bool = typer.Option(False, "--early-view", help="T-RecX early-view assistance"),
     seed: int = typer.Option(0, "--seed"),
+    backbone: bool = typer.Option(False, "--backbone",
+                                  help="Train the plain backbone (no exits) and save it as -o B.keras, for search"),
 ) -> None:
     """Train a model-zoo early-exit network on your data and convert it to int8."""
+    if backbone:
+        float_acc, int8_acc = train_backbone(name, data_path, out, epochs=epochs, batch_size=batch_size, seed=seed)
+        print(f"{name} backbone: held-out accuracy float {100 * float_acc:.2f}%, int8 {100 * int8_acc:.2f}%; "
+              f"saved {out}")
+        return
     report = train_zoo(name, data_path, out, epochs=epochs, batch_size=batch_size, early_view=early_view, seed=seed)
     print(report.table())
 
@@ -79,9 +86,11 @@ def search(
     policy: str = typer.Option("confidence", "--policy", help="Threshold rule: confidence, margin or entropy"),
     qemu_samples: int = typer.Option(8, "--qemu-samples", help="Samples profiled in QEMU"),
     seed: int = typer.Option(0, "--seed"),
+    stream: bool = typer.Option(False, "--stream", help="Samples in stream order: contiguous splits, and temporal "
+                                                        "policies (temporal-patience, difference) among the candidates"),
 ) -> None:
     """Find the exits and per-exit thresholds with the fewest instructions within an accuracy budget."""
     report = search_model(backbone, data_path, board, max_drop, out, max_exits=max_exits, candidates=candidates,
                           method=method, delta=delta, epochs=epochs, train=train, policy_kind=policy,
-                          qemu_samples=qemu_samples, seed=seed)
+                          qemu_samples=qemu_samples, seed=seed, stream=stream)
     print(report.markdown())

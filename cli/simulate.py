@@ -24,7 +24,7 @@ from ..firmware_sim.qemu import run as run_qemu
 from ..firmware_sim.renode import write_renode_files
 from ..firmware_sim.targets import run_model_file
 from .common import BoardOpt, ExitsOpt, ModelArg, OptimizeOpt, OptOpt, PolicyOpt, console, load_inputs, progress, save_npz
-from .split import simulate_split
+from .split import build_split_folder, simulate_split, split_arrays, split_run
 from .tables import Column, Table, lines, render, terminal_width
 
 
@@ -65,7 +65,8 @@ def _usage_table(results, title: str) -> Table:
 
 def build(
     model: Path = typer.Argument(..., help="int8 .tflite model"),
-    board: str = BoardOpt,
+    board: Optional[str] = typer.Option(None, "--board", "-b", help="Board name (see `tinyexit boards`) or path to a "
+                                        "board .toml; with --split, the boards come from --split"),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder"),
     policy: str = PolicyOpt,
     exits: Optional[str] = ExitsOpt,
@@ -75,8 +76,28 @@ def build(
     inputs: Optional[Path] = typer.Option(
         None, "--inputs", help=".npy samples to compile into the Renode firmware (default: one zero sample)"
     ),
+    split: Optional[str] = typer.Option(None, "--split", help="Two devices, BOARD_A:STAGES,BOARD_B:STAGES: a folder "
+                                        "per device with its library, the frame code, its harness and QEMU ELF"),
 ) -> None:
     """Build firmware for a board: QEMU ELF, Renode ELF and scripts, the library with project files."""
+    if split is not None:
+        if board is not None or inputs is not None:
+            raise TinyexitError("build --split takes the boards from --split and builds QEMU firmware only; drop "
+                                + " and ".join(f for f, v in (("--board", board), ("--inputs", inputs)) if v is not None))
+        deploy, segments, built_a, built_b = build_split_folder(model, split, out, policy, exits, optimize, opt, name)
+        width = terminal_width()
+        for role, device, result in (("A", deploy.a, built_a), ("B", deploy.b, built_b)):
+            stages = f"stages {device.first}-{device.last}"
+            print(render(_usage_table(result, f"device {role}: {device.board.name} ({device.board.mcu}), {stages}, {opt}"),
+                         width))  # fmt: skip
+            folder = Path(out) / f"device-{role.lower()}"
+            console().print(f"device {role}       {folder}: lib/, split_{role.lower()}.c, tx_link.c/.h, "
+                            f"{result.elf.name} (QEMU, semihosting)")
+        console().print(f"frame           {sum(s.nbytes for s in segments):,} payload bytes + 20 "
+                        f"(templates/link/tx_link.h); `tinyexit simulate --split {split}` runs both")
+        return
+    if board is None:
+        raise TinyexitError("build needs --board B (or --split BOARD_A:STAGES,BOARD_B:STAGES for two devices)")
     b = load_board(board)
     with staged_folder(out) as stage:
         lib = generate(model, stage / "lib", name=name, options=make_options(policy, exits, optimize), board=b)
@@ -311,9 +332,25 @@ def run(
     policy: str = PolicyOpt,
     exits: Optional[str] = ExitsOpt,
     optimize: str = OptimizeOpt,
+    split: Optional[str] = typer.Option(None, "--split", help="Two devices in two QEMUs, BOARD_A:STAGES,BOARD_B:STAGES "
+                                        "(see simulate --split)"),
+    link: str = typer.Option("uart:115200", "--link", help="With --split: uart:BAUD or bytes-per-s:RATE, "
+                             "optionally ,uj-per-byte:E"),
 ) -> None:
     """Run every input through the generated code; write outputs per exit and the exits taken."""
     x = load_inputs(inputs)
+    if split is not None:
+        extra = ([f"--target {target}"] if target not in ("host", "qemu") else []) + (
+            [f"--board {board}"] if board is not None else [])
+        if extra:
+            raise TinyexitError(f"--split runs both devices in QEMU on the boards it names; drop {' and '.join(extra)}")
+        res, lib, _, deploy, _, _ = split_run(model, split, link, x, len(x), policy, exits, optimize)
+        out = save_npz(out, split_arrays(res))
+        taken = np.bincount(res.run.exit_taken.astype(np.int64), minlength=len(lib.graph.stages))
+        shares = ", ".join(f"{e.name} {n}" for e, n in zip(lib.graph.exits, taken))
+        console().print(f"ran {len(x)} samples on {deploy.a.board.name} (stages 0-{deploy.boundary - 1}) and "
+                        f"{deploy.b.board.name} ({int(res.forwarded.sum())} sent on); exits taken: {shares}; wrote {out}")
+        return
     arrays, lib = run_model_file(model, x, target, board, make_options(policy, exits, optimize))
     term = console()
     if target == "qemu":

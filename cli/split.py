@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -9,9 +10,11 @@ import numpy as np
 
 from ..codegen.manifest import load_manifest
 from ..codegen.options import make_options
+from ..codegen.output import staged_folder
+from ..codegen.paths import TEMPLATES_DIR
 from ..codegen.pipeline import generate
 from ..codegen.split import boundary_segments, check_policy, frame_bytes, parse_link, resolve_split
-from ..firmware_sim.split import run_split, status_name
+from ..firmware_sim.split import build_split, run_split, status_name
 from .common import console, save_npz
 from .tables import Column, Table, lines, render, terminal_width
 
@@ -20,10 +23,9 @@ def _uj(value) -> str:
     return "-" if value is None else f"{float(np.mean(value)):,.2f}"
 
 
-def simulate_split(model: Path, split_text: str, link_text: str, x: np.ndarray | None, samples: int, source: str,
-                   policy: str, exits, optimize: str, opt: str, timeout, out: Path | None) -> None:
-    """Device A's stages in one QEMU, the frames it sends handed to device B in a second; costs per device."""
-    term = console()
+def split_run(model: Path, split_text: str, link_text: str, x: np.ndarray | None, samples: int, policy: str, exits,
+              optimize: str, opt: str = "-O2", timeout=None):
+    """Generate, build both devices and run them: (results, library, manifest, split, segments, link)."""
     check_policy(policy)
     link = parse_link(link_text)
     with tempfile.TemporaryDirectory(prefix="tinyexit-split-") as tmp:
@@ -35,6 +37,27 @@ def simulate_split(model: Path, split_text: str, link_text: str, x: np.ndarray |
             rng = np.random.default_rng(0)
             x = rng.integers(-128, 128, size=(samples, *manifest["input"]["shape"]), dtype=np.int8)
         res = run_split(lib.out_dir, split, link, segments, x, opt=opt, timeout=timeout, work_dir=tmp)
+    return res, lib, manifest, split, segments, link
+
+
+def split_arrays(res) -> dict[str, np.ndarray]:
+    """What `run` and `simulate -o` save for a split run: the one-device arrays, then per device and the link."""
+    arrays = res.run.to_arrays()
+    arrays.update({
+        "a.stage_instructions": res.a.stage_instructions, "a.framing_instructions": res.a.framing_instructions,
+        "b.stage_instructions": res.b.stage_instructions, "b.framing_instructions": res.b.framing_instructions,
+        "a.cycles_est": res.a.cycles_est(), "b.cycles_est": res.b.cycles_est(), "forwarded": res.forwarded,
+        "link_status": res.status, "link_bytes": res.link_bytes, "latency_ms": res.latency_ms(),
+    })  # fmt: skip
+    return arrays
+
+
+def simulate_split(model: Path, split_text: str, link_text: str, x: np.ndarray | None, samples: int, source: str,
+                   policy: str, exits, optimize: str, opt: str, timeout, out: Path | None) -> None:
+    """Device A's stages in one QEMU, the frames it sends handed to device B in a second; costs per device."""
+    term = console()
+    res, lib, manifest, split, segments, link = split_run(model, split_text, link_text, x, samples, policy, exits,
+                                                          optimize, opt, timeout)  # fmt: skip
 
     n = len(res.forwarded)
     forwarded = res.forwarded
@@ -78,11 +101,28 @@ def simulate_split(model: Path, split_text: str, link_text: str, x: np.ndarray |
                 "clock x its supply and typical run current); flash wait states, peripherals and caches are left "
                 "out.", width))
     if out is not None:
-        arrays = res.run.to_arrays()
-        arrays.update({
-            "a.stage_instructions": res.a.stage_instructions, "a.framing_instructions": res.a.framing_instructions,
-            "b.stage_instructions": res.b.stage_instructions, "b.framing_instructions": res.b.framing_instructions,
-            "a.cycles_est": res.a.cycles_est(), "b.cycles_est": res.b.cycles_est(), "forwarded": forwarded,
-            "link_status": res.status, "link_bytes": link_bytes, "latency_ms": latency,
-        })  # fmt: skip
-        term.print(f"wrote {save_npz(out, arrays)}")
+        term.print(f"wrote {save_npz(out, split_arrays(res))}")
+
+
+def build_split_folder(model: Path, split_text: str, out: Path, policy: str, exits, optimize: str, opt: str,
+                       name: str | None) -> list:
+    """`build --split`: per device, the library (project files for that board), the frame code, the device's
+    harness and its QEMU firmware; returns the two BuildResults."""
+    check_policy(policy)
+    with staged_folder(out) as stage:
+        lib = generate(model, stage / "lib", name=name, options=make_options(policy, exits, optimize))
+        split = resolve_split(split_text, len(lib.graph.stages))
+        segments = boundary_segments(lib.graph, split.boundary)
+        built = build_split(lib.out_dir, split, segments, stage, opt=opt)
+        for role, device, result in (("a", split.a, built[0]), ("b", split.b, built[1])):
+            folder = stage / f"device-{role}"
+            generate(model, folder / "lib", name=name, options=make_options(policy, exits, optimize),
+                     board=device.board)  # fmt: skip
+            work = next(folder.glob("build-*"))
+            for src in (f"split_{role}.c", "tx_markers.c", "tx_markers.h"):
+                shutil.copyfile(work / src, folder / src)
+            for src in ("tx_link.c", "tx_link.h"):
+                shutil.copyfile(TEMPLATES_DIR / "link" / src, folder / src)
+            shutil.rmtree(work)
+        shutil.rmtree(stage / "lib")
+    return [split, segments, *built]

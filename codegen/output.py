@@ -39,7 +39,7 @@ from .errors import TinyexitError
 MARKER = ".tinyexit"  # in every folder tinyexit writes; lets it replace that folder later
 RENAME_EXCHANGE = 2  # renameat2 flag (Linux >= 3.15)
 AT_FDCWD = -100
-DEFERRED_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _fail(out: Path, what: str, exc: OSError) -> TinyexitError:
@@ -72,15 +72,24 @@ def check_output_folder(out: Path) -> None:
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back for the block (a no-op outside the main thread)."""
+    """Hold Ctrl-C and SIGTERM back for the block, then deliver the first one that came.
+
+    Python runs signal handlers in the main thread whichever thread the kernel
+    hands a signal to, so swapping the handlers (not the thread's signal mask)
+    is what holds them back. A no-op outside the main thread.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED_SIGNALS)
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in DEFERRED_SIGNALS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        if received:
+            signal.raise_signal(received[0])  # now, to the handler that was in place
 
 
 def _exchange(a: Path, b: Path) -> bool:

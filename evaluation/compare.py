@@ -327,6 +327,9 @@ def run_comparison(
         "exits": exits,
         "simulated_samples": int(min(qemu_samples, len(x))),
         "verified_samples": int(min(verify_qemu, len(x))),
+        "qemu_verification": None if not verify_qemu else {
+            "samples": int(min(verify_qemu, len(x))), "passed": not problems, "problems": list(problems),
+        },
         "instructions": "exact guest instructions (QEMU -icount shift=0, TCG plugin)",
         "cycles_est": "estimate from a static Cortex-M timing model; flash wait states and caches not modelled",
         "clock_hz": target.clock_hz,

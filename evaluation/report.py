@@ -73,6 +73,27 @@ def _devices_table(meta: dict, rows: list[PolicyRow]) -> list[str]:
     return lines
 
 
+def _verification_sentence(meta: dict) -> str:
+    check = meta.get("qemu_verification")
+    if not check:
+        return ("QEMU verification: not run (`--verify-qemu N` checks that the first N samples take the same exits "
+                "with byte-identical outputs in QEMU as in the host build).")
+    if check["passed"]:
+        return (f"QEMU verification: passed. For every policy the first {check['samples']} samples took the same "
+                "exits with byte-identical exit outputs in QEMU as in the host build.")
+    return f"QEMU verification: FAILED on the first {check['samples']} samples: " + "; ".join(check["problems"]) + "."
+
+
+def _time_sentence(meta: dict, rows: list[PolicyRow]) -> str:
+    timed = [r for r in rows if r.mean_time_ms is not None]
+    if not timed:
+        return ""
+    clock = meta.get("clock_hz")
+    at = f" at {clock / 1e6:g} MHz" if clock else ""
+    return (f"Milliseconds per inference{at} (mean cycles_est at the board's clock, an estimate): "
+            + ", ".join(f"`{r.policy}` {r.mean_time_ms:.3f} ms" for r in timed) + ".")
+
+
 def report_markdown(meta: dict, rows: list[PolicyRow]) -> str:
     lines = [
         f"# Exit policies for {meta['model']} on {meta['board']}",
@@ -96,6 +117,7 @@ def report_markdown(meta: dict, rows: list[PolicyRow]) -> str:
             f"{_pct(r.saving_vs_none)} | {'*' if r.pareto else ''} |"
         )
     lines += ["", "Exit shares are listed in stage order: " + ", ".join(meta["exits"]) + "."]
+    lines += ["", _verification_sentence(meta), "", _time_sentence(meta, rows)]
     lines += _devices_table(meta, rows)
     return "\n".join(lines) + "\n"
 

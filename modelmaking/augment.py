@@ -388,7 +388,8 @@ def convert_int8(model, representative: np.ndarray, *, samples: int = 200, seed:
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
         try:
-            return bytes(converter.convert())
+            with _quiet_stderr():  # the converter's C++ notices ("fully_quantize: 0, ...")
+                return bytes(converter.convert())
         except Exception as exc:
             raise TinyexitError(
                 f"model '{model.name}': int8 conversion failed ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
@@ -606,3 +607,52 @@ def train_zoo(
     float_acc, int8_acc = convert_evaluate_write(model, split, output, seed)
     return AugmentReport(output, list(model.output_names), [e.exit_after], float_acc, int8_acc,
                          len(split.x_train), len(split.x_test), history)
+
+
+def train_backbone(
+    name: str,
+    data: str | Path,
+    output: str | Path,
+    *,
+    epochs: int = 20,
+    batch_size: int = 64,
+    learning_rate: float = 2e-3,
+    seed: int = 0,
+    log: Log | None = _stderr,
+) -> tuple[float, float]:
+    """Train zoo model `name` without exits on `data` and save it as a Keras file (`output`, .keras).
+
+    The starting point of `tinyexit search` and `augment`. Returns (float, int8)
+    accuracy on the held-out part.
+    """
+    output = Path(output)
+    if output.suffix != ".keras" or not output.parent.is_dir():
+        raise TinyexitError(f"{output}: a plain backbone is saved as a .keras file in an existing folder")
+    zoo.entry(name)
+    arrays = datasets.load_npz(data)
+    x = np.asarray(arrays["x"])
+    shape = tuple(x.shape[1:]) if x.ndim == 4 else (*x.shape[1:], 1)
+    classes = int(max(np.max(arrays["y"]), np.max(arrays.get("y_test", arrays["y"])))) + 1
+    say = log or (lambda _line: None)
+    _tf()
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = zoo.backbone(name, input_shape=shape, classes=classes)
+    split = split_data(arrays, shape, classes, source=str(data), seed=seed)
+    say(f"train {name} backbone (no exits): {epochs} epoch(s) on {len(split.x_train)} samples, {classes} classes")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    names = [model.output_names[0]]
+    model.fit(split.x_train, split.y_train, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True,
+              callbacks=[_progress_callback(names, epochs, log)] if log else [])
+    float_acc, int8_acc = backbone_accuracy(model, split, seed)
+    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=output.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return float_acc, int8_acc

@@ -50,13 +50,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..codegen.boards import load_board
 from ..codegen.errors import TinyexitError
 from ..codegen.options import Options
-from ..codegen.output import write_folder
+from ..codegen.output import check_output_folder, write_folder
 from ..codegen.passes.lower_policy import exit_logits_of
 from ..codegen.pipeline import generate
 from ..codegen.policies.calibrate import (
     CORRECTIONS,
+    passes,
     METHODS,
     choose_configuration,
     configurations,
@@ -69,7 +71,7 @@ from ..codegen.policies.lowering import lower_policy
 from ..codegen.policies.reference import run_integer
 from ..codegen.policies.spec import ExitLogits, parse_policy
 from ..firmware_sim.host import run_host
-from ..firmware_sim.qemu import run_library
+from ..firmware_sim.qemu import qemu_binary, run_library
 from . import augment, datasets, zoo
 
 Log = augment.Log
@@ -373,6 +375,7 @@ def evaluate_subsets(
     correction: str = "fixed-sequence",
     max_configurations: int = 2000,
     progress=None,
+    families: int | None = None,
 ) -> list[SubsetResult]:
     """Calibrate per-exit thresholds for every subset of at most max_exits candidates.
 
@@ -382,7 +385,7 @@ def evaluate_subsets(
     """
     count = len(logits) - 1
     subsets = subsets_of(count, max_exits)
-    level = delta / len(subsets)
+    level = delta / (families or len(subsets))  # Bonferroni over every subset (and temporal candidate) tested
     preds = np.stack([np.argmax(q, axis=1) for q in logits])
     loss = (preds != labels) & (reference == labels)  # (exits, n)
     right = preds == labels
@@ -418,6 +421,53 @@ def evaluate_subsets(
                                         order_right[chosen], test_losses[chosen] / n_cal, len(keys)))
         if progress:
             progress(done + 1, len(subsets))
+    return results
+
+
+TEMPORAL_PATIENCE = (1, 2, 3, 4, 6, 8)
+DIFFERENCE_STEPS = (2, 4, 8, 16, 32, 64)  # distances in units of exit 0's logit scale
+
+
+def temporal_policies(exit_: ExitLogits) -> list[str]:
+    """The temporal candidates for one early exit (a fixed grid: its scale only)."""
+    out = [f"temporal-patience:{p}" for p in TEMPORAL_PATIENCE]
+    out += [f"difference:{float(f'{exit_.scale * k:.4g}'):g}" for k in DIFFERENCE_STEPS]
+    return out
+
+
+def evaluate_temporal(
+    logits: list[np.ndarray],
+    exits: list[ExitLogits],
+    labels: np.ndarray,
+    reference: np.ndarray,
+    cal: np.ndarray,
+    val: np.ndarray,
+    costs: Costs,
+    max_drop: float,
+    method: str,
+    level: float,
+) -> list[SubsetResult]:
+    """Streams: every temporal policy on every single early exit, each tested at `level`.
+
+    cal and val are contiguous runs of the stream (the policies keep state from
+    sample to sample). The samples of a stream are correlated, so the
+    calibration bound is indicative there, not a guarantee.
+    """
+    count = len(logits) - 1
+    results = []
+    for c in range(count):
+        chain = [c, count]
+        sub_exits = [exits[i] for i in chain]
+        names = [e.name for e in sub_exits]
+        cum = costs.exits((c,))
+        for text in temporal_policies(exits[c]):
+            lowered = lower_policy(parse_policy(text, names), sub_exits)
+            runs = {part: run_integer(lowered, [logits[i][rows] for i in chain]) for part, rows in
+                    (("cal", cal), ("val", val))}
+            lost = int(np.sum((runs["cal"].labels != labels[cal]) & (reference[cal] == labels[cal])))
+            ok = bool(passes(np.array([lost]), len(cal), max_drop, method, level)[0])
+            results.append(SubsetResult((c,), text, ok, float(cum[runs["val"].exit_taken].mean()),
+                                        float(np.mean(runs["val"].labels == labels[val])), lost / len(cal), 1))
     return results
 
 
@@ -469,9 +519,13 @@ class Splits:
     test: np.ndarray  # indices into the concatenation of x and x_test
 
 
-def make_splits(n: int, n_test: int, seed: int) -> Splits:
-    """With a test set: x -> train 50%, calibration 30%, validation 20%. Without: 40/25/15/20."""
-    order = np.random.default_rng(seed).permutation(n)
+def make_splits(n: int, n_test: int, seed: int, stream: bool = False) -> Splits:
+    """With a test set: x -> train 50%, calibration 30%, validation 20%. Without: 40/25/15/20.
+
+    stream: contiguous runs in sample order (train first, test last), for
+    temporal policies; otherwise a random permutation (seed).
+    """
+    order = np.arange(n) if stream else np.random.default_rng(seed).permutation(n)
     shares = (0.5, 0.3, 0.2) if n_test else (0.4, 0.25, 0.15)
     a = int(round(n * shares[0]))
     b = a + int(round(n * shares[1]))
@@ -581,6 +635,7 @@ def search(
     qemu_samples: int = 8,
     batch_size: int = 64,
     seed: int = 0,
+    stream: bool = False,
     log: Log | None = augment._stderr,
 ) -> SearchReport:
     """Find the cheapest admissible set of exits and thresholds; write OUT/ (see the module docstring)."""
@@ -601,6 +656,9 @@ def search(
     if correction not in CORRECTIONS:
         raise TinyexitError(f"search: --correction '{correction}' is unknown; use one of {', '.join(CORRECTIONS)}")
     out = Path(out)
+    check_output_folder(out.absolute())  # before minutes of work, not after
+    load_board(board)
+    qemu_binary()
     arrays = load_labelled(data)
     model_b = augment.load_backbone(backbone)
     names = pick_candidates(model_b, candidates)
@@ -612,11 +670,14 @@ def search(
         xt, yt = _checked(arrays["x_test"], arrays["y_test"], shape, classes, str(data))
         n_test = len(xt)
         xs, ys = np.concatenate([xs, xt]), np.concatenate([ys, yt])
-    splits = make_splits(len(xs) - n_test, n_test, seed)
+    splits = make_splits(len(xs) - n_test, n_test, seed, stream)
     if min(len(splits.cal), len(splits.val), len(splits.test), len(splits.train)) < 10:
         raise TinyexitError(f"{data}: {len(xs)} samples are too few to split into train, calibration, validation "
                             "and test parts; give at least a few hundred")
-    check_budget(len(splits.cal), max_drop, method, delta / len(subsets_of(len(names), max_exits)), str(data))
+    families = len(subsets_of(len(names), max_exits))
+    if stream:
+        families += sum(len(TEMPORAL_PATIENCE) + len(DIFFERENCE_STEPS) for _ in names)
+    check_budget(len(splits.cal), max_drop, method, delta / families, str(data))
     say(f"search: {len(names)} candidate(s) after {', '.join(names)}; samples: train {len(splits.train)}, "
         f"calibration {len(splits.cal)}, validation {len(splits.val)}, test {len(splits.test)}")
 
@@ -653,7 +714,12 @@ def search(
         say(f"search: calibrating {len(subsets_of(len(names), max_exits))} subset(s) of at most {max_exits} exit(s)")
         results = evaluate_subsets(logits, exits, ys, reference, splits.cal, splits.val, costs, max_exits,
                                    policy_kind, max_drop, method, delta, correction,
-                                   progress=lambda d, t: say(f"search: subset {d}/{t}") if d == t or d % 10 == 0 else None)
+                                   progress=lambda d, t: say(f"search: subset {d}/{t}") if d == t or d % 10 == 0 else None,
+                                   families=families)
+        if stream:
+            say(f"search: temporal policies on each of the {len(names)} single exits (stream order)")
+            results += evaluate_temporal(logits, exits, ys, reference, splits.cal, splits.val, costs, max_drop,
+                                         method, delta / families)
         winner = best(results, costs.backbone)
         if winner is None:
             raise TinyexitError(
@@ -694,7 +760,7 @@ def search(
     subsets = [r.to_dict(names) for r in results]
     meta = {"backbone": Path(backbone).name, "data": Path(data).name, "board": board, "max_drop": max_drop,
             "method": method, "delta": delta, "correction": correction if method == "ltt" else None,
-            "policy_kind": policy_kind, "max_exits": max_exits, "train": train, "epochs": epochs,
+            "policy_kind": policy_kind, "max_exits": max_exits, "train": train, "epochs": epochs, "stream": stream,
             "samples": {"train": len(splits.train), "calibration": len(splits.cal),
                         "validation": len(splits.val), "test": len(splits.test)},
             "qemu_samples": int(min(qemu_samples, len(splits.test))),

@@ -133,6 +133,12 @@ def test_compare_piped_prints_progress_lines(tmp_path):
 # ------------------------------------------------------------------ --help
 
 
+def test_no_arguments_prints_the_help():
+    proc = tinyexit()
+    assert proc.stderr == "" and proc.stdout.startswith("Usage: tinyexit [OPTIONS] COMMAND [ARGS]...")
+    assert "Commands:" in proc.stdout and "  simulate" in proc.stdout
+
+
 def test_help_shows_flags_without_types():
     proc = tinyexit("inspect", "--help")
     assert proc.returncode == 0

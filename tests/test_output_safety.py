@@ -116,7 +116,7 @@ def test_a_file_in_the_way_of_the_output_folder(tmp_path):
 def test_ctrl_c_exits_130_with_one_line(monkeypatch, capsys):
     from tinyexit.cli import main as cli_main
 
-    def interrupted():
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli_main, "app", interrupted)

@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from readme_example import fill  # noqa: E402
 
 # Quick start sizes -> test sizes: the same commands, seconds instead of minutes.
-SMALL = {"--n 2000": "--n 60", "--n 600": "--n 48", "--n 300": "--n 30", "--epochs 10": "--epochs 1",
-         "--verify-qemu 8": "--verify-qemu 4 --qemu-samples 4"}  # fmt: skip
+SMALL = {"--n 2000": "--n 60", "--n 600": "--n 48", "--n 300": "--n 24", "--epochs 10": "--epochs 1",
+         "--per-op": "--per-op --samples 2", "--verify-qemu 8": "--verify-qemu 2 --qemu-samples 2"}  # fmt: skip
 
 
 def quickstart() -> list[str]:

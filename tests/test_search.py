@@ -176,6 +176,9 @@ def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path):
     with pytest.raises(TinyexitError) as err:  # fails before any training: 449 samples cannot certify 0.001
         search.search(trained / "tiny.keras", trained / "digits.npz", BOARD, 0.001, tmp_path / "out", log=None)
     assert "no subset can meet --max-drop 0.001" in err.value.message and "\n" not in err.value.message
+    with pytest.raises(TinyexitError) as err:  # before any training, not after it
+        search.search(trained / "tiny.keras", trained / "digits.npz", "no-such-board", 0.05, tmp_path / "out", log=None)
+    assert "unknown board 'no-such-board'" in err.value.message
     assert not (tmp_path / "out").exists()
 
 
@@ -187,3 +190,43 @@ def test_assemble_keeps_a_backbone_output_already_named_final():
     heads, kinds = search.build_heads(backbone, names, 12)
     model = search.assemble(backbone, names, heads, [1])
     assert list(model.output_names) == ["exit0", "final"] and kinds == ["slice", "slice"]
+
+
+def test_train_backbone_saves_a_plain_keras_backbone(tmp_path):
+    """`tinyexit zoo NAME --backbone -o B.keras`: the starting point of search, with no exit."""
+    from tinyexit.modelmaking import augment
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.random((60, 49, 10, 1), dtype=np.float32), y=rng.integers(0, 3, 60))
+    float_acc, int8_acc = augment.train_backbone("dscnn", tmp_path / "d.npz", tmp_path / "b.keras", epochs=1, log=None)
+    assert 0 <= float_acc <= 1 and 0 <= int8_acc <= 1
+    model = augment.load_backbone(tmp_path / "b.keras")
+    assert len(model.outputs) == 1 and model.outputs[0].shape[-1] == 3
+    assert search.find_candidates(model)[:2] == ["stem_drop", "block1_dw_relu"]
+
+
+def test_temporal_candidates_on_a_stream():
+    """Runs of one label; exit 0 right but unsure on most samples: temporal policies reuse the decided
+    label and stop early; each is tested on its own, the risk is measured in stream order."""
+    from tinyexit.codegen.policies.spec import ExitLogits
+
+    rng = np.random.default_rng(0)
+    n = 1200
+    labels = np.repeat(rng.integers(0, 4, n // 40), 40)
+    early = rng.normal(0, 1, (n, 4))
+    early[np.arange(n), labels] += 1.5
+    final = rng.normal(0, 1, (n, 4))
+    final[np.arange(n), labels] += 6
+    logits = [np.clip(np.rint(z / 0.1), -128, 127).astype(np.int8) for z in (early, final)]
+    exits = [ExitLogits("exit0", 4, 0.1, 0), ExitLogits("final", 4, 0.1, 0)]
+    costs = search.Costs(np.array([10.0, 90.0]), np.array([5.0]), np.zeros(2), np.zeros(1), 100.0)
+    reference = np.argmax(logits[1], axis=1)
+    cal, val = np.arange(0, 600), np.arange(600, 1200)
+    results = search.evaluate_temporal(logits, exits, labels, reference, cal, val, costs, 0.05, "empirical", 0.1)
+    assert len(results) == len(search.TEMPORAL_PATIENCE) + len(search.DIFFERENCE_STEPS)
+    for r in results:
+        assert r.subset == (0,) and 15.0 - 1e-9 <= r.expected_instructions <= 105.0 + 1e-9
+        assert r.admissible == (r.calibration_risk <= 0.05)
+    patience = {r.policy: r for r in results if r.policy.startswith("temporal-patience")}
+    assert patience["temporal-patience:1"].expected_instructions < patience["temporal-patience:8"].expected_instructions
+    assert any(r.admissible and r.expected_instructions < 60 for r in results)

@@ -22,7 +22,8 @@ from tinyexit.firmware_sim.host import run_host
 from tinyexit.firmware_sim.qemu import run_library
 
 M4 = "nucleo-l4r5zi"
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wconversion", "-Wshadow", "-Wpedantic", "-Werror"]
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wconversion", "-Wsign-conversion", "-Wshadow", "-Wcast-align", "-Wpedantic",
+          "-Werror"]
 # Models with early exits (the T-RecX-shaped IC and KWS fixtures, and three exits), split after each stage.
 SPLITS = [("ee_resnet", 1), ("ee_dscnn", 1), ("ee_three_exits", 1), ("ee_three_exits", 2)]
 
@@ -139,8 +140,8 @@ def test_boundary_is_what_the_later_stages_read(tmp_path):
 # ------------------------------------------------------------------ two devices in QEMU
 
 
-@pytest.mark.parametrize("model, boundary", SPLITS)
-@pytest.mark.parametrize("policy", ["none", "confidence:0.8"])
+@pytest.mark.parametrize("model, boundary, policy", [(m, k, "none") for m, k in SPLITS]
+                         + [("ee_three_exits", 1, "confidence:0.8"), ("ee_three_exits", 2, "margin:1")])
 def test_split_run_equals_one_device(model, boundary, policy, tmp_path):
     lib = generate(fixture_path(model), tmp_path / "lib", name="m", options=Options(policy=policy))
     stages = len(lib.graph.stages)
@@ -247,7 +248,7 @@ def test_compare_with_devices_adds_the_split_columns(tmp_path):
     model = fixture_path("ee_three_exits")
     lib = generate(model, tmp_path / "lib", name="m", options=Options(policy="none"))
     x = inputs(lib, 6, seed=4)
-    policies = ["none", "exit:0", "confidence:0.8", "patience:1"]
+    policies = ["none", "exit:0", "patience:1"]
     result = run_comparison(model, x, None, M4, policies, qemu_samples=6, devices=f"{M4}:0,{M4}:1-",
                             link="bytes-per-s:50000,uj-per-byte:0.25")  # fmt: skip
     rows = {r.policy: r for r in result.rows}
@@ -286,3 +287,42 @@ def test_compare_devices_command_writes_the_sensor_plot(tmp_path):
                           "--policies", "none", "-o", str(tmp_path / "r2"), "--devices", f"{M4}:0"],
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "must name two devices" in bad.stderr and not (tmp_path / "r2").exists()
+
+
+def test_run_split_writes_the_one_device_arrays(tmp_path):
+    model = fixture_path("ee_three_exits")
+    lib = generate(model, tmp_path / "lib", name="m", options=Options(policy="none"))
+    x = inputs(lib, 3, seed=6)
+    np.save(tmp_path / "x.npy", x)
+    base = [sys.executable, "-m", "tinyexit", "run", str(model), "--inputs", str(tmp_path / "x.npy")]
+    proc = subprocess.run(base + ["-o", str(tmp_path / "r.npz"), "--split", f"{M4}:0,nucleo-f746zg:1-"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    got = np.load(tmp_path / "r.npz")
+    for key, value in run_host(lib.out_dir, x).to_arrays().items():
+        assert got[key].tobytes() == value.tobytes(), key
+    assert got["forwarded"].all() and (got["link_status"] == 0).all() and (got["b.framing_instructions"] > 0).all()
+    bad = subprocess.run(base + ["-o", str(tmp_path / "s.npz"), "--split", f"{M4}:0,{M4}:1-", "--target", "renode"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "drop --target renode" in bad.stderr and not (tmp_path / "s.npz").exists()
+
+
+def test_build_split_writes_a_folder_per_device(tmp_path):
+    model = fixture_path("ee_three_exits")
+    out = tmp_path / "fw"
+    base = [sys.executable, "-m", "tinyexit", "build", str(model), "--split", f"{M4}:0,nucleo-f746zg:1-"]
+    proc = subprocess.run(base + ["-o", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    for role, board in (("a", M4), ("b", "nucleo-f746zg")):
+        folder = out / f"device-{role}"
+        assert {f"split_{role}.c", "tx_link.c", "tx_link.h", "tx_markers.c", f"ee_three_exits-{board}-split-{role}.elf",
+                "lib"} <= {p.name for p in folder.iterdir()}  # fmt: skip
+        assert board in (folder / "lib" / "CMakeLists.txt").read_text()
+        assert (folder / "tx_link.c").read_bytes() == (TEMPLATES_DIR / "link" / "tx_link.c").read_bytes()
+    # Both devices compile the same C (only the project files differ), so every tensor has the same arena offset.
+    sources = lambda r: {p.name: p.read_bytes() for p in (out / f"device-{r}" / "lib").iterdir()  # noqa: E731
+                         if p.suffix in (".c", ".h", ".json")}
+    assert sources("a") == sources("b")
+    assert not any(p.name.startswith("build-") for p in out.rglob("*"))
+    bad = subprocess.run(base + ["-o", str(tmp_path / "x"), "--board", M4], capture_output=True, text=True)
+    assert bad.returncode == 2 and "drop --board" in bad.stderr and not (tmp_path / "x").exists()
