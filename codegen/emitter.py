@@ -22,6 +22,7 @@ import numpy as np
 from . import __version__
 from .errors import TinyexitError
 from .ir import Graph, KernelCall
+from .names import safe_text
 from .paths import TEMPLATES_DIR
 from .pipeline import Options, compile_graph
 from .reader import read_model
@@ -180,7 +181,7 @@ def build_context(graph: Graph, prefix: str, options: Options) -> dict:
         "source": graph.source,
         "prefix": prefix,
         "PREFIX": prefix.upper(),
-        "policy_spec": options.policy,
+        "policy_spec": safe_text(options.policy, 200),
         "optimize": options.optimize,
         "exit_order": ",".join(e.name for e in graph.exits),
         "arena_bytes": plan.arena_bytes,

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import TinyexitError
+from .names import safe_text
 
 THRESHOLD_KINDS = ("confidence", "margin", "entropy")
 TEMPORAL_KINDS = ("difference", "temporal-patience")
@@ -80,13 +81,16 @@ class PolicySpec:
         return self.kind in TEMPORAL_KINDS
 
 
+TEMPORAL_PATIENCE_MAX = 1_000_000  # samples; the device counts them in an int
+
+
 def _fail(spec: str, problem: str, kind: str | None = None, hint: str | None = None) -> TinyexitError:
     if hint is None:
         if kind in EXAMPLES:
             hint = f"e.g. --policy {EXAMPLES[kind]}"
         else:
             hint = "use one of " + ", ".join(EXAMPLES[k] for k in KINDS)
-    return TinyexitError(f"policy '{spec}': {problem}; {hint}")
+    return TinyexitError(f"policy '{safe_text(spec, 200)}': {problem}; {hint}")
 
 
 def _number(spec: str, kind: str, text: str) -> float:
@@ -185,8 +189,8 @@ def parse_policy(spec: str, exit_names: list[str] | tuple[str, ...]) -> PolicySp
         if n < 2:
             raise _fail(spec, "temporal-patience needs an early exit, but the model has only one exit", kind,
                         "use --policy none")
-        if value < 1:
-            raise _fail(spec, f"temporal patience {value} must be 1 or more", kind)
+        if not 1 <= value <= TEMPORAL_PATIENCE_MAX:
+            raise _fail(spec, f"temporal patience {value} must be 1 or more and at most {TEMPORAL_PATIENCE_MAX}", kind)
         return PolicySpec(kind=kind, text=f"temporal-patience:{value}", exit_names=names, count=value)
 
     # difference
