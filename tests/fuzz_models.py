@@ -32,6 +32,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -334,7 +335,8 @@ def generate_case(data: bytes, name: str) -> tuple[str, dict | str]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
-    if "TX_INJECTED_BY_MODEL" in "".join(t for n, t in files.items() if n != "manifest.json"):
+    c_text = "".join(t for n, t in files.items() if n != "manifest.json")
+    if re.search(r"^\s*#\s*define\s+TX_INJECTED_BY_MODEL", c_text, re.M) or not c_text.isascii():
         return "injected", "a model string reached the C outside a comment"
     return "accepted", files
 
