@@ -156,8 +156,71 @@ def _op_kind(model, o) -> str:
     return f"BUILTIN_{builtin}"
 
 
+# union accessor -> the enum that names its table type (read through the accessor's ...Type()).
+_UNIONS = {
+    "BuiltinOptions": tflite.BuiltinOptions,
+    "BuiltinOptions2": tflite.BuiltinOptions2,
+    "Details": tflite.QuantizationDetails,
+    "ArraySegments": tflite.SparseIndexVector,
+    "ArrayIndices": tflite.SparseIndexVector,
+}
+_SKIP_SUFFIXES = ("AsNumpy", "IsNone", "Length", "BufferHasIdentifier")
+
+
+def _union_class(enum, value: int):
+    for name, v in vars(enum).items():
+        if v == value and not name.startswith("_") and name != "NONE":
+            return getattr(tflite, name, None)
+    return None
+
+
+def walk_tables(obj, data_len: int, depth: int = 0) -> int:
+    """Read every field of every table reachable from `obj`, as a full unpack does; returns tables visited.
+
+    A damaged file fails here (offsets outside the file, vector lengths that
+    cannot fit) instead of in whatever reads that field later. The caller
+    turns the exception into one line.
+    """
+    if depth > 16:
+        raise ValueError("tables nested deeper than the schema allows")
+    cls = type(obj)
+    visited = 1
+    for name in [m for m in vars(cls) if m[:1].isupper()]:
+        if name.startswith("GetRootAs") or name == "Init" or name.endswith(_SKIP_SUFFIXES):
+            continue
+        if hasattr(cls, name + "Length"):
+            n = getattr(obj, name + "Length")()
+            if not 0 <= n <= data_len:
+                raise ValueError(f"{cls.__name__}.{name} claims {n} entries, more than the file can hold")
+            if hasattr(cls, name + "AsNumpy"):
+                if n:
+                    getattr(obj, name + "AsNumpy")()  # numpy checks the vector lies inside the file
+                continue
+            if 4 * n > data_len:
+                raise ValueError(f"{cls.__name__}.{name} claims {n} entries, more than the file can hold")
+            for j in range(n):
+                item = getattr(obj, name)(j)
+                if hasattr(item, "_tab"):
+                    visited += walk_tables(item, data_len, depth + 1)
+            continue
+        method = getattr(obj, name)
+        if getattr(getattr(method, "__code__", None), "co_argcount", 0) != 1:
+            continue
+        value = method()
+        if name in _UNIONS:
+            table_cls = _union_class(_UNIONS[name], getattr(obj, name + "Type")()) if value is not None else None
+            if table_cls is not None:
+                union = table_cls()
+                union.Init(value.Bytes, value.Pos)
+                visited += walk_tables(union, data_len, depth + 1)
+        elif hasattr(value, "_tab"):
+            visited += walk_tables(value, data_len, depth + 1)
+    return visited
+
+
 def verify_flatbuffer(model, data: bytes, source: str) -> None:
     """Structural checks on the raw flatbuffer (see the module docstring, step 2)."""
+    walk_tables(model, len(data))
     if model.SubgraphsLength() != 1:
         return  # the reader explains subgraph counts
     sg = model.Subgraphs(0)
@@ -181,6 +244,7 @@ def verify_flatbuffer(model, data: bytes, source: str) -> None:
             raise _fail(source, f"model {side} list", f"a tensor is listed twice ({indices})")
     model_inputs = set(int(t) for t in sg.InputsAsNumpy()) if sg.InputsLength() else set()
     available = model_inputs | constants
+    produced: set[int] = set()
     for i in range(n_ops):
         o = sg.Operators(i)
         if not 0 <= o.OpcodeIndex() < n_codes:
@@ -216,9 +280,12 @@ def verify_flatbuffer(model, data: bytes, source: str) -> None:
                     what = "written by an earlier op"
                 raise _fail(source, where, f"writes {_tensor_where(sg, t)}, which is {what}")
             available.add(t)
+            produced.add(t)
     for t in ([int(x) for x in sg.OutputsAsNumpy()] if sg.OutputsLength() else []):
-        if t not in available:
-            raise _fail(source, "model output list", f"{_tensor_where(sg, t)} is not written by any op")
+        if t not in produced:
+            what = "a constant" if t in constants else "a model input" if t in model_inputs else "not written by any op"
+            raise _fail(source, "model output list", f"{_tensor_where(sg, t)} is {what}",
+                        "tinyexit needs every output computed by an op")
     _verify_signatures(model, n_tensors, source)
 
 

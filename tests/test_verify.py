@@ -325,3 +325,20 @@ def test_temporal_patience_is_range_checked():
     with pytest.raises(TinyexitError, match="at most"):
         parse_policy("temporal-patience:99999999999999999999", ["exit0", "final"])
     assert parse_policy("temporal-patience:1000000", ["exit0", "final"]).count == 1_000_000
+
+
+@pytest.mark.parametrize("tensor, what", [(1, "a constant"), (0, "a model input")])
+def test_a_model_output_that_no_op_computes_is_refused(tensor, what):
+    def edit(model, sub):
+        sub.outputs = [tensor]
+    refused(edited(fc_model(), edit), "model output list", what)
+
+
+def test_a_damaged_table_is_refused_like_tflm_unpacks_it():
+    data = bytearray(conv_model())
+    # The root table's first field offset, pointed far outside the file.
+    root = int.from_bytes(data[0:4], "little")
+    vtable = root - int.from_bytes(data[root:root + 4], "little", signed=True)
+    field = int.from_bytes(data[vtable + 6:vtable + 8], "little")  # Model.operator_codes
+    data[root + field:root + field + 4] = (0x7FFFFF00).to_bytes(4, "little")
+    refused(bytes(data), "damaged or truncated")
