@@ -472,7 +472,11 @@ def _verify_mac(graph: Graph, op: Op) -> None:
             raise _op_fail(graph, op, f"the effective output scale input * weight / output = {effective:.6g} "
                            f"is not below {MULTIPLIER_MAX:g}", "re-quantize the model")
     if op.kind == "FULLY_CONNECTED":
-        terms = w.shape[1]
+        units, terms = w.shape
+        bias_size = graph.tensor(op.inputs[2]).size if len(op.inputs) > 2 and op.inputs[2] >= 0 else units
+        if inp.size % terms or out.size != inp.size // terms * units or bias_size != units:
+            raise _op_fail(graph, op, f"input {list(inp.shape)}, weights {list(w.shape)}, {bias_size} biases and "
+                           f"output {list(out.shape)} do not fit together")
     elif op.kind == "CONV_2D":
         terms = w.shape[1] * w.shape[2] * w.shape[3]
     else:

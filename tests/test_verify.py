@@ -342,3 +342,12 @@ def test_a_damaged_table_is_refused_like_tflm_unpacks_it():
     field = int.from_bytes(data[vtable + 6:vtable + 8], "little")  # Model.operator_codes
     data[root + field:root + field + 4] = (0x7FFFFF00).to_bytes(4, "little")
     refused(bytes(data), "damaged or truncated")
+
+
+@pytest.mark.parametrize("tensor, shape", [(3, [1, 5]), (2, [5]), (0, [1, 7])])
+def test_fully_connected_shapes_must_fit(tensor, shape):
+    def edit(model, sub):
+        sub.tensors[tensor].shape = shape
+        if tensor == 2:
+            model.buffers[sub.tensors[2].buffer].data = list(np.zeros(5, np.int32).view(np.uint8))
+    refused(edited(fc_model(), edit), "op 0 FULLY_CONNECTED", "do not fit")
