@@ -39,6 +39,7 @@ from .errors import TinyexitError
 from .ir import Graph, Op
 from .names import safe_text
 
+SCHEMA_VERSION = 3  # TFLM refuses any other Model.version
 MAX_MODEL_BYTES = 64 * 1024 * 1024  # far above any model that fits a microcontroller's flash
 MAX_TENSORS = 100_000
 MAX_OPS = 100_000
@@ -221,6 +222,9 @@ def walk_tables(obj, data_len: int, depth: int = 0) -> int:
 def verify_flatbuffer(model, data: bytes, source: str) -> None:
     """Structural checks on the raw flatbuffer (see the module docstring, step 2)."""
     walk_tables(model, len(data))
+    if model.Version() != SCHEMA_VERSION:
+        raise _fail(source, "model", f"schema version {model.Version()} is not {SCHEMA_VERSION}, "
+                    "the one TFLM reads", "convert the model with a current TFLite converter")
     if model.SubgraphsLength() != 1:
         return  # the reader explains subgraph counts
     sg = model.Subgraphs(0)

@@ -351,3 +351,9 @@ def test_fully_connected_shapes_must_fit(tensor, shape):
         if tensor == 2:
             model.buffers[sub.tensors[2].buffer].data = list(np.zeros(5, np.int32).view(np.uint8))
     refused(edited(fc_model(), edit), "op 0 FULLY_CONNECTED", "do not fit")
+
+
+def test_a_schema_version_tflm_refuses_is_refused():
+    def edit(model, sub):
+        model.version = 4
+    refused(edited(fc_model(), edit), "schema version 4")
