@@ -357,3 +357,11 @@ def test_a_schema_version_tflm_refuses_is_refused():
     def edit(model, sub):
         model.version = 4
     refused(edited(fc_model(), edit), "schema version 4")
+
+
+@pytest.mark.parametrize("policy", ["confidence:5e-324", "margin:1e300", "entropy:1e300", "difference:1e300",
+                                    "temporal-patience:1000000"])
+def test_extreme_accepted_policy_values_give_compilable_c(policy, tmp_path):
+    lib = tmp_path / "lib"
+    generate(fixture_path("ee_dscnn"), lib, options=Options(policy=policy))
+    build_host(lib)  # -Werror
