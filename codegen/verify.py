@@ -451,6 +451,7 @@ def _verify_op(graph: Graph, op: Op) -> None:
             raise _op_fail(graph, op, f"turns {src.dtype} {list(src.shape)} ({src.size} values) into "
                            f"{dst.dtype} {list(dst.shape)} ({dst.size} values)",
                            f"a {op.kind} must keep the element count and type")
+    _verify_operand_shapes(graph, op)
     if op.kind in WEIGHT_RANK:
         _verify_mac(graph, op)
     else:
@@ -508,3 +509,27 @@ def _verify_ratios(graph: Graph, op: Op) -> None:
             if not RATIO_MIN <= ratio <= RATIO_MAX:
                 raise _op_fail(graph, op, f"input scale / output scale = {ratio:.6g} is outside "
                                f"2^-32..2^32", "re-quantize the model")
+
+
+def _verify_operand_shapes(graph: Graph, op: Op) -> None:
+    """Constant operands that describe the input (paddings, slice bounds, axes) fit the input's rank."""
+    rank = len(graph.tensor(op.inputs[0]).shape)
+    if op.kind in ("PAD", "PADV2"):
+        paddings = graph.tensor(op.inputs[1])
+        if tuple(paddings.shape) != (rank, 2):
+            raise _op_fail(graph, op, f"paddings '{paddings.name}' have shape {list(paddings.shape)}, "
+                           f"expected [{rank}, 2] for a {rank}-D input")
+        if op.kind == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0 and graph.tensor(op.inputs[2]).size != 1:
+            raise _op_fail(graph, op, "constant_values is not a single value")
+    elif op.kind == "STRIDED_SLICE":
+        for position, role in ((1, "begin"), (2, "end"), (3, "strides")):
+            t = graph.tensor(op.inputs[position])
+            if len(t.shape) != 1 or t.size != rank:
+                raise _op_fail(graph, op, f"{role} '{t.name}' has shape {list(t.shape)}, expected [{rank}]")
+        if any(int(v) == 0 for v in graph.tensor(op.inputs[3]).data.reshape(-1)):
+            raise _op_fail(graph, op, "a stride is 0")
+    elif op.kind == "MEAN":
+        axes = graph.tensor(op.inputs[1])
+        values = [int(v) for v in axes.data.reshape(-1)]
+        if len(axes.shape) > 1 or not values or any(not -rank <= v < rank for v in values):
+            raise _op_fail(graph, op, f"axes {values} do not fit a {rank}-D input")

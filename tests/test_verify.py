@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import fixture_path
 from fuzz_models import INJECTION, pack, unpack
-from tflite_builder import TensorSpec, conv2d_options, depthwise_options, one_op_model
+from tflite_builder import TensorSpec, conv2d_options, depthwise_options, one_op_model, pad_options
 
 from codegen.emitter import generate
 from codegen.errors import TinyexitError
@@ -365,3 +365,10 @@ def test_extreme_accepted_policy_values_give_compilable_c(policy, tmp_path):
     lib = tmp_path / "lib"
     generate(fixture_path("ee_dscnn"), lib, options=Options(policy=policy))
     build_host(lib)  # -Werror
+
+
+def test_pad_paddings_must_match_the_input_rank():
+    data = one_op_model("PAD", [x_spec([1, 4, 4, 2]),
+                                TensorSpec([3], "int32", data=np.array([1, 1, 0], np.int32))],
+                        [x_spec([1, 6, 6, 2])], pad_options())
+    refused(data, "op 0 PAD", "paddings")
