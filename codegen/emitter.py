@@ -22,7 +22,7 @@ import numpy as np
 from . import __version__
 from .errors import TinyexitError
 from .ir import Graph, KernelCall
-from .names import safe_text
+from .names import c_identifier, safe_text
 from .paths import TEMPLATES_DIR
 from .pipeline import Options, compile_graph
 from .reader import read_model
@@ -105,7 +105,7 @@ def _call_context(graph: Graph, prefix: str, op_index: int, call_index: int, cal
         arrays.append(
             {
                 "field": field,
-                "symbol": f"{prefix}_{tag}_{field}",
+                "symbol": c_identifier(f"{prefix}_{tag}_{field}"),
                 "ctype": array.ctype,
                 "length": int(np.asarray(array.values).size),
                 "data": array.values,
