@@ -46,14 +46,16 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (str(ROOT), str(ROOT / "tests")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 from codegen.emitter import render_library  # noqa: E402
 from codegen.errors import TinyexitError  # noqa: E402
 from codegen.pipeline import Options, compile_graph  # noqa: E402
 from codegen.reader import parse_model  # noqa: E402
 from firmware_sim.harness import input_bytes, load_manifest, parse_results, write_harness  # noqa: E402
+from oracle import tflm_run  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 CASE_SECONDS = 60
@@ -407,9 +409,6 @@ def _key(name: str) -> str:
 
 def tflm_child(model: str, inputs: str, out: str) -> None:
     """Run TFLM on the inputs (oracle.tflm_run: exits by name through the SignatureDef)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from oracle import tflm_run
-
     results = tflm_run(Path(model), np.load(inputs))
     np.savez(out, **{_key(k): v for k, v in results.items()})
 
