@@ -114,7 +114,8 @@ def _duplicate_producer(model, sub):
 def _missing_producer(model, sub):
     t = sub.tensors[int(sub.operators[1].inputs[0])]
     clone = type(t)()
-    clone.shape, clone.type, clone.buffer, clone.name, clone.quantization = t.shape, t.type, 0, b"orphan", t.quantization
+    clone.shape, clone.type, clone.quantization = t.shape, t.type, t.quantization
+    clone.buffer, clone.name = 0, b"orphan"
     sub.tensors.append(clone)
     op = sub.operators[1]
     op.inputs = [len(sub.tensors) - 1] + [int(x) for x in op.inputs[1:]]
