@@ -489,6 +489,8 @@ def _verify_mac(graph: Graph, op: Op) -> None:
     bias = 0
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
         b = graph.tensor(op.inputs[2])
+        if len(b.shape) != 1:
+            raise _op_fail(graph, op, f"bias '{b.name}' has shape {list(b.shape)}, not 1-D")
         bias = int(np.abs(b.data.astype(np.int64)).max(initial=0))
     if bias + terms * MAX_TERM > INT32_MAX:
         raise _op_fail(graph, op, f"{terms} products per output plus a bias of magnitude {bias} could overflow "

@@ -373,3 +373,9 @@ def test_pad_paddings_must_match_the_input_rank():
                                 TensorSpec([3], "int32", data=np.array([1, 1, 0], np.int32))],
                         [x_spec([1, 6, 6, 2])], pad_options())
     refused(data, "op 0 PAD", "paddings")
+
+
+def test_a_two_dimensional_bias_is_refused():
+    def edit(model, sub):
+        sub.tensors[2].shape = [4, 1]
+    refused(edited(fc_model(), edit), "op 0 FULLY_CONNECTED", "not 1-D")
