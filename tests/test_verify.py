@@ -379,3 +379,11 @@ def test_a_two_dimensional_bias_is_refused():
     def edit(model, sub):
         sub.tensors[2].shape = [4, 1]
     refused(edited(fc_model(), edit), "op 0 FULLY_CONNECTED", "not 1-D")
+
+
+def test_a_depthwise_convolution_without_bias_is_refused():
+    w = RNG.integers(-127, 128, size=(1, 3, 3, 2)).astype(np.int8)
+    data = one_op_model("DEPTHWISE_CONV_2D", [x_spec([1, 4, 4, 2]), TensorSpec([1, 3, 3, 2], scale=0.02, data=w,
+                                                                               axis=3), None],
+                        [x_spec([1, 4, 4, 2], scale=0.1)], depthwise_options())
+    refused(data, "op 0 DEPTHWISE_CONV_2D", "input 2 is omitted")
