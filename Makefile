@@ -8,7 +8,7 @@ APT_PACKAGES := gcc make gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-
 	cmake dataset-fashion-mnist espeak-ng sox
 PYTEST_WORKERS ?= 2
 
-.PHONY: install install-apt install-python install-plugin test bench example fixtures clean
+.PHONY: install install-apt install-python install-plugin test fuzz bench example fixtures clean
 
 install: install-apt install-python install-plugin
 
@@ -27,6 +27,14 @@ install-plugin:
 
 test:
 	$(PYTHON) -m pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+# Seeded fuzzing of reader, verifier and generator over the fixture models (tests/fuzz_models.py):
+# `make fuzz N=10000 SEED=3`; failing mutants are kept in $(FUZZ_KEEP).
+N ?= 2000
+SEED ?= 1
+FUZZ_KEEP ?= build/fuzz-failures
+fuzz:
+	TINYEXIT_FUZZ_N=$(N) TINYEXIT_FUZZ_SEED=$(SEED) $(PYTHON) tests/fuzz_models.py --keep $(FUZZ_KEEP)
 
 # End to end: the README's Quick start as written (offline keyword data, train a
 # DS-CNN with a T-RecX exit, convert to int8, calibrate, generate C, build

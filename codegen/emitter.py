@@ -19,6 +19,7 @@ from . import __version__
 from .errors import TinyexitError
 from .ir import Graph, KernelCall
 from .manifest import build_manifest
+from .names import c_identifier, safe_text
 from .options import Options
 from .paths import TEMPLATES_DIR
 
@@ -92,7 +93,7 @@ def _call_context(graph: Graph, prefix: str, op_index: int, call_index: int, cal
         arrays.append(
             {
                 "field": field,
-                "symbol": f"{prefix}_{tag}_{field}",
+                "symbol": c_identifier(f"{prefix}_{tag}_{field}"),
                 "ctype": array.ctype,
                 "length": int(np.asarray(array.values).size),
                 "data": array.values,
@@ -168,7 +169,7 @@ def build_context(graph: Graph, prefix: str, options: Options) -> dict:
         "source": graph.source,
         "prefix": prefix,
         "PREFIX": prefix.upper(),
-        "policy_spec": options.policy,
+        "policy_spec": safe_text(options.policy, 200),
         "optimize": options.optimize,
         "exit_order": ",".join(e.name for e in graph.exits),
         "arena_bytes": plan.arena_bytes,

@@ -16,6 +16,8 @@ import tflite
 
 from .errors import TinyexitError
 from .ir import Exit, Graph, Op, Quantization, Tensor
+from .names import MESSAGE_MAX, safe_text
+from .verify import read_model_bytes, verify_flatbuffer, verify_graph
 
 # TensorType enum value -> numpy dtype name.
 _DTYPES = {
@@ -43,15 +45,17 @@ _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 
 def read_model(path: str | Path) -> Graph:
     """Parse the .tflite file at `path` into a Graph."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TinyexitError(f"{path}: cannot read the model ({exc.strerror}); check the path") from None
-    return parse_model(data, source=path.name, name=path.stem)
+    data = read_model_bytes(path)
+    return parse_model(data, source=safe_text(path.name), name=safe_text(path.stem))
 
 
 def parse_model(data: bytes, source: str = "model", name: str = "model") -> Graph:
-    """Parse .tflite bytes into a Graph; `source` names the file in errors."""
+    """Parse .tflite bytes into a Graph; `source` names the file in errors.
+
+    codegen.verify checks the flatbuffer before the graph is read and the
+    graph before it is returned; model strings pass through names.safe_text.
+    """
+    source = safe_text(source)
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise TinyexitError(
             f"{source}: not a TFLite flatbuffer (no 'TFL3' identifier); "
@@ -59,12 +63,14 @@ def parse_model(data: bytes, source: str = "model", name: str = "model") -> Grap
         )
     try:
         model = tflite.Model.GetRootAs(data, 0)
-        graph = _read_graph(model, data, source, name)
+        verify_flatbuffer(model, data, source)
+        graph = verify_graph(_read_graph(model, data, source, name))
     except TinyexitError:
         raise
     except Exception as exc:  # the flatbuffer accessors fail in many ways on a damaged file
         raise TinyexitError(
-            f"{source}: the flatbuffer is damaged or truncated ({type(exc).__name__}: {exc}); "
+            f"{source}: the flatbuffer is damaged or truncated "
+            f"({type(exc).__name__}: {safe_text(str(exc), MESSAGE_MAX)}); "
             "re-export the model"
         ) from None
     return graph
@@ -99,7 +105,7 @@ def _read_graph(model, data: bytes, source: str, name: str) -> Graph:
 
 
 def _read_tensor(model, t, index: int, data: bytes, source: str) -> Tensor:
-    tensor_name = t.Name().decode("utf-8", "replace") if t.Name() else f"tensor_{index}"
+    tensor_name = safe_text(t.Name()) if t.Name() else f"tensor_{index}"
     dtype = _DTYPES.get(t.Type())
     if dtype is None:
         raise TinyexitError(
@@ -146,7 +152,7 @@ def _read_op(o, index: int, opcodes, tensors: list[Tensor], source: str) -> Op:
     builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
     kind = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
     if kind == "CUSTOM":
-        custom = code.CustomCode().decode() if code.CustomCode() else "?"
+        custom = safe_text(code.CustomCode()) if code.CustomCode() else "?"
         kind = f"CUSTOM({custom})"
     inputs = tuple(int(t) for t in o.InputsAsNumpy()) if o.InputsLength() else ()
     outputs = tuple(int(t) for t in o.OutputsAsNumpy()) if o.OutputsLength() else ()
@@ -229,7 +235,7 @@ def _read_exits(model, tensors: list[Tensor], outputs: list[int], source: str) -
     exits = []
     for i in range(sig.OutputsLength()):
         entry = sig.Outputs(i)
-        key = entry.Name().decode()
+        key = safe_text(entry.Name() or b"")
         tensor = int(entry.TensorIndex())
         if tensor not in position:
             raise TinyexitError(

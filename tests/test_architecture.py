@@ -20,7 +20,8 @@ FOLDERS = {
 }
 # Rank of each layer: a module may import only modules of its own rank or lower.
 READER_IR = {"tinyexit.codegen", "tinyexit.codegen.errors", "tinyexit.codegen.ir", "tinyexit.codegen.reader",
-             "tinyexit.codegen.quant", "tinyexit.codegen.fixedpoint"}  # fmt: skip
+             "tinyexit.codegen.quant", "tinyexit.codegen.fixedpoint", "tinyexit.codegen.verify",
+             "tinyexit.codegen.names"}  # fmt: skip
 LAYERS = [
     ("reader/IR", lambda m: m in READER_IR or m.split(".")[1:2] in (["templates"], ["boards"])),
     ("codegen", lambda m: m.startswith("tinyexit.codegen")),

@@ -40,9 +40,9 @@ def test_energy_rows_sit_beside_mlperf_with_the_ratio(bench):
                                   row(bench, "ic", "nucleo-f746zg", 1_200_000)])
     text = "\n".join(lines)
     # cycles ratio: 25.2 M / (1.59 cycles/MAC x 12.5 M MACs) = 1.27; power ratio 1.6644 / 1.2679 = 1.31
-    assert "| ic | nucleo-l4r5zi | speed | 25,200,000 | 210.000 | 9,147.6 | 5,496 | 1.66 | 1.27 | 1.31 |" in text
+    assert "| ic | nucleo-l4r5zi | int16 | 25,200,000 | 210.000 | 9,147.6 | 5,496 | 1.66 | 1.27 | 1.31 |" in text
     # 600,000 cycles = 5 ms x 43.56 mW = 217.8 uJ; 217.8 / 160 = 1.36; 600,000 / (2.18 x 264,192) = 1.04
-    assert "| ad | nucleo-l4r5zi | speed | 600,000 | 5.000 | 217.8 | 160 | 1.36 | 1.04 | 1.31 |" in text
-    assert "| ic | nucleo-f746zg | speed | 1,200,000 | 5.556 | 1,870.0 | - | - | - | - |" in text
+    assert "| ad | nucleo-l4r5zi | int16 | 600,000 | 5.000 | 217.8 | 160 | 1.36 | 1.04 | 1.31 |" in text
+    assert "| ic | nucleo-f746zg | int16 | 1,200,000 | 5.556 | 1,870.0 | - | - | - | - |" in text
     assert "ESTIMATES" in text and "flash wait states" in text and "peripherals" in text
     assert "- nucleo-l4r5zi: 3.3 V, 13.2 mA typical run current; DS12023" in text

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import TinyexitError
+from ..names import safe_text
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class PolicySpec:
 
 def policy_error(spec: str, problem: str, hint: str) -> TinyexitError:
     """One line: the policy as given, what is wrong, and what to do."""
-    return TinyexitError(f"policy '{spec}': {problem}; {hint}")
+    return TinyexitError(f"policy '{safe_text(spec, 200)}': {problem}; {hint}")
 
 
 def example_hint(example: str) -> str:

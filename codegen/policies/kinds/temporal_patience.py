@@ -20,6 +20,7 @@ from ..runs import PolicyRun
 NAME = "temporal-patience"
 EXAMPLE = "temporal-patience:3"
 TEMPLATE = "library/policies/temporal_patience.c.j2"
+MAX_PATIENCE = 1_000_000  # samples; the device counts them in an int
 
 
 def parse(spec: str, args: str, names: tuple[str, ...]) -> PolicySpec:
@@ -27,8 +28,9 @@ def parse(spec: str, args: str, names: tuple[str, ...]) -> PolicySpec:
     if len(names) < 2:
         raise policy_error(spec, "temporal-patience needs an early exit, but the model has only one exit",
                            "use --policy none")
-    if value < 1:
-        raise policy_error(spec, f"temporal patience {value} must be 1 or more", example_hint(EXAMPLE))
+    if not 1 <= value <= MAX_PATIENCE:
+        raise policy_error(spec, f"temporal patience {value} must be 1 or more and at most {MAX_PATIENCE}",
+                           example_hint(EXAMPLE))
     return PolicySpec(kind=NAME, text=f"temporal-patience:{value}", exit_names=names, count=value, temporal=True)
 
 
