@@ -22,6 +22,9 @@ from conftest import fixture_path
 from oracle import SHARED_MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
+# What pyproject.toml packages: the project files and the folders mapped under tinyexit.
+PACKAGED = ["pyproject.toml", "README.md", "tinyexit", "cli", "codegen", "evaluation", "firmware_sim", "modelmaking",
+            "templates", "boards"]
 BOARDS = ["nucleo-f746zg", "nucleo-h7a3zi-q", "nucleo-l4r5zi", "nucleo-u575zi-q", "stm32f405"]
 
 
@@ -29,9 +32,17 @@ BOARDS = ["nucleo-f746zg", "nucleo-h7a3zi-q", "nucleo-l4r5zi", "nucleo-u575zi-q"
 def installed(tmp_path_factory):
     """(venv bin folder, wheel path, a working folder outside the checkout)."""
     work = tmp_path_factory.mktemp("wheel")
+    # Built from a copy of what the wheel is made of, so concurrent test workers and the checkout's own
+    # build/ folder never meet.
+    source = work / "source"
+    source.mkdir()
+    for name in PACKAGED:
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
+        copy(ROOT / name, source / name, **({"ignore": shutil.ignore_patterns("__pycache__", "build")}
+                                            if (ROOT / name).is_dir() else {}))
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work / "dist"),
-         str(ROOT)], capture_output=True, text=True,
+         str(source)], capture_output=True, text=True,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
     wheel = next((work / "dist").glob("tinyexit-*.whl"))
