@@ -479,7 +479,9 @@ def _verify_mac(graph: Graph, op: Op) -> None:
     if op.kind == "FULLY_CONNECTED":
         units, terms = w.shape
         bias_size = graph.tensor(op.inputs[2]).size if len(op.inputs) > 2 and op.inputs[2] >= 0 else units
-        if inp.size % terms or out.size != inp.size // terms * units or bias_size != units:
+        # TFLM takes the output's last dimension as the units and the rest as the batches.
+        if (inp.size % terms or out.size != inp.size // terms * units or out.shape[-1] != units
+                or bias_size != units):
             raise _op_fail(graph, op, f"input {list(inp.shape)}, weights {list(w.shape)}, {bias_size} biases and "
                            f"output {list(out.shape)} do not fit together")
     elif op.kind == "CONV_2D":

@@ -86,6 +86,14 @@ def test_reshape_that_keeps_the_count_is_accepted():
     accepted(one_op_model("RESHAPE", [x_spec([1, 2, 4])], [x_spec([1, 8])]))
 
 
+def test_fully_connected_output_whose_last_dimension_is_not_the_units_is_refused():
+    """Fuzz seed 5, case 1830: output [1, 4, 1] holds the 4 units, but TFLM reads its last dimension as the units."""
+    def edit(model, g):
+        g.tensors[g.operators[0].outputs[0]].shape = np.array([1, 4, 1], np.int32)
+
+    refused(edited(fc_model(), edit), "op 0 FULLY_CONNECTED", "output [1, 4, 1] do not fit together")
+
+
 def test_fully_connected_bias_near_int32_max_is_refused():
     refused(fc_model(bias=[2**31 - 100, 0, 0, 0]), "op 0 FULLY_CONNECTED", "overflow the int32 accumulator")
 
