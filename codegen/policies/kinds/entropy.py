@@ -19,9 +19,9 @@ import math
 
 import numpy as np
 
-from ..data import Constant, ExitLogits, ExitRule, LoweredPolicy, PolicySpec, Table, format_threshold, policy_error
-from ..kind import IntegerForm, PolicyKind, ThresholdRule
-from ..runs import PolicyRun, ln_q16, lookup, real_logits
+from ..data import Constant, ExitLogits, ExitRule, Table, format_threshold, policy_error
+from ..kind import IntegerForm, ThresholdRule
+from ..runs import ln_q16, lookup, real_logits
 from ..tables import EXACT, LN_FRAC_BITS, LN_INDEX_BITS, exp_bits, exp_table, round_half_up, xexp_table
 from . import threshold
 
@@ -144,21 +144,4 @@ RULE = ThresholdRule(score_name=SCORE_NAME, check=check, score=score, stops=stop
                      candidates=candidates, exit_candidates=exit_candidates)
 
 
-def parse(spec: str, args: str, names: tuple[str, ...]) -> PolicySpec:
-    return threshold.parse(NAME, EXAMPLE, RULE, spec, args, names)
-
-
-def lower(spec: PolicySpec, exits: tuple[ExitLogits, ...]) -> LoweredPolicy:
-    return threshold.lower(NAME, RULE, spec, exits)
-
-
-def run_float(spec: PolicySpec, exits: tuple[ExitLogits, ...], batches: list[np.ndarray]) -> PolicyRun:
-    return threshold.run_float(RULE, spec, exits, batches)
-
-
-def run_integer(policy: LoweredPolicy, batches: list[np.ndarray]) -> PolicyRun:
-    return threshold.run_integer(FORMS, policy, batches)
-
-
-KIND = PolicyKind(name=NAME, example=EXAMPLE, parse=parse, lower=lower, summarize=threshold.summarize,
-                  run_float=run_float, run_integer=run_integer, threshold=RULE)
+KIND = threshold.threshold_kind(NAME, EXAMPLE, RULE, FORMS)

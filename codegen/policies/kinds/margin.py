@@ -14,9 +14,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..data import ExitLogits, ExitRule, LoweredPolicy, PolicySpec, format_threshold, policy_error
-from ..kind import PolicyKind, ThresholdRule
-from ..runs import PolicyRun, real_logits
+from ..data import ExitLogits, ExitRule, format_threshold, policy_error
+from ..kind import ThresholdRule
+from ..runs import real_logits
 from ..tables import INT8_SPAN
 from . import threshold
 
@@ -69,21 +69,4 @@ RULE = ThresholdRule(score_name=SCORE_NAME, check=check, score=score, stops=stop
                      candidates=candidates, exit_candidates=exit_candidates)
 
 
-def parse(spec: str, args: str, names: tuple[str, ...]) -> PolicySpec:
-    return threshold.parse(NAME, EXAMPLE, RULE, spec, args, names)
-
-
-def lower(spec: PolicySpec, exits: tuple[ExitLogits, ...]) -> LoweredPolicy:
-    return threshold.lower(NAME, RULE, spec, exits)
-
-
-def run_float(spec: PolicySpec, exits: tuple[ExitLogits, ...], batches: list[np.ndarray]) -> PolicyRun:
-    return threshold.run_float(RULE, spec, exits, batches)
-
-
-def run_integer(policy: LoweredPolicy, batches: list[np.ndarray]) -> PolicyRun:
-    return threshold.run_integer(FORMS, policy, batches)
-
-
-KIND = PolicyKind(name=NAME, example=EXAMPLE, parse=parse, lower=lower, summarize=threshold.summarize,
-                  run_float=run_float, run_integer=run_integer, threshold=RULE)
+KIND = threshold.threshold_kind(NAME, EXAMPLE, RULE, FORMS)

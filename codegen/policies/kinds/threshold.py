@@ -17,6 +17,7 @@ ExitRule.form, calling templates/kernels/tx_policy.c.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -33,7 +34,7 @@ from ..data import (
     parse_number,
     policy_error,
 )
-from ..kind import IntegerForm, ThresholdRule
+from ..kind import IntegerForm, PolicyKind, ThresholdRule
 from ..runs import PolicyRun, first_stop, labels_at, top2_gap
 from ..tables import EXACT, INT8_SPAN
 
@@ -165,6 +166,14 @@ def run_integer(forms: dict[str, IntegerForm], policy: LoweredPolicy, batches: l
     )
     taken = first_stop(stops, last)
     return PolicyRun(taken, labels_at(batches, taken))
+
+
+def threshold_kind(name: str, example: str, rule: ThresholdRule, forms: dict[str, IntegerForm]) -> PolicyKind:
+    """The PolicyKind of a threshold policy: the shared steps above, bound to its rule and integer forms."""
+    return PolicyKind(name=name, example=example, parse=functools.partial(parse, name, example, rule),
+                      lower=functools.partial(lower, name, rule), summarize=summarize,
+                      run_float=functools.partial(run_float, rule), run_integer=functools.partial(run_integer, forms),
+                      threshold=rule)
 
 
 def round_grid(top: float, most: int = 1024) -> list[float]:
