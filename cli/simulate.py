@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,7 +22,7 @@ from ..firmware_sim import cycles
 from ..firmware_sim.build import build_firmware
 from ..firmware_sim.profile import profile_ops
 from ..firmware_sim.qemu import run as run_qemu
-from ..firmware_sim.renode import write_renode_files
+from ..firmware_sim.renode import expected_uart, write_ci_workflow, write_renode_files
 from ..firmware_sim.targets import run_model_file
 from .common import BoardOpt, ExitsOpt, ModelArg, OptimizeOpt, OptOpt, PolicyOpt, console, load_inputs, progress, save_npz
 from .split import build_split_folder, simulate_split, split_arrays, split_run
@@ -108,17 +109,45 @@ def build(
         else:
             x = np.full((1, *manifest["input"]["shape"]), manifest["input"].get("zero_point", 0), np.int8)
         board_elf = build_firmware(lib.out_dir, b, stage, opt=opt, memory_map="board", io="uart", inputs=x)
-        files = write_renode_files(board_elf, stage, len(x))
+        expected = expected_uart(lib.out_dir, x)
+        files = write_renode_files(board_elf, stage, expected)
+        argv = build_argv(model, board, out, inputs, policy, exits, optimize, opt, name)
+        workflow = write_ci_workflow(stage, argv, repo_path(out))
         shutil.copyfile(stage / f"build-{b.name}-board-uart" / "linker.ld", stage / f"{b.name}.ld")
         for work in stage.glob("build-*"):
             shutil.rmtree(work)
     out = Path(out)
     term = console()
     print(render(_usage_table(qemu_elf, f"{lib.prefix} on {b.name} ({b.mcu}), {opt}"), terminal_width()))
-    term.print(f"QEMU firmware   {out / qemu_elf.elf.name}  (semihosting; `tinyexit simulate` runs it)")
-    term.print(f"Renode firmware {out / board_elf.elf.name}  ({len(x)} sample{'s' if len(x) != 1 else ''} compiled in, results on the UART)")
-    term.print(f"Renode scripts  {out / files.resc.name}, {out / files.robot.name}, {out / files.repl.name}")
-    term.print(f"library         {out / 'lib'}  (+ CMakeLists.txt, {lib.prefix}.mk, compiler_flags.txt, STM32CubeIDE.txt)")
+    term.print(f"QEMU firmware   {out / qemu_elf.elf.name}  (semihosting; `tinyexit simulate` runs it)", soft_wrap=True)
+    term.print(f"Renode firmware {out / board_elf.elf.name}  ({len(x)} sample{'s' if len(x) != 1 else ''} compiled in, results on the UART)", soft_wrap=True)
+    term.print(f"Renode scripts  {out / files.resc.name}, {out / files.robot.name}, {out / files.repl.name}", soft_wrap=True)
+    term.print(f"Renode check    {out / files.expected.name}  ({len(expected.lines)} UART "
+               "lines from the host build; the .robot waits for each)", soft_wrap=True)
+    term.print(f"Renode CI       {out / workflow.name}  (copy to .github/workflows/renode.yml in your repository)", soft_wrap=True)
+    term.print(f"library         {out / 'lib'}  (+ CMakeLists.txt, {lib.prefix}.mk, compiler_flags.txt, STM32CubeIDE.txt)", soft_wrap=True)
+
+
+def repo_path(path: str | Path) -> str:
+    """`path` as the CI workflow names it: relative to the current folder (the repository's root) when inside it."""
+    absolute = Path(path).absolute()
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def build_argv(model: Path, board: str, out: Path, inputs: Optional[Path], policy: str, exits: Optional[str],
+               optimize: str, opt: str, name: Optional[str]) -> list[str]:
+    """The `tinyexit build` command line that rebuilds this folder in CI (paths relative to the repository)."""
+    board_arg = repo_path(board) if os.sep in board or board.endswith(".toml") else board
+    policy_arg = "@" + repo_path(policy[1:]) if policy.startswith("@") else policy
+    argv = ["tinyexit", "build", repo_path(model), "--board", board_arg, "-o", repo_path(out)]
+    argv += ["--inputs", repo_path(inputs)] if inputs is not None else []
+    argv += ["--policy", policy_arg, "--optimize", optimize, "--opt", opt]
+    argv += ["--exits", exits] if exits is not None else []
+    argv += ["--name", name] if name is not None else []
+    return argv
 
 
 def simulate(

@@ -85,6 +85,20 @@ def input_bytes(x: np.ndarray, manifest: dict, where: str = "inputs") -> bytes:
     raise TinyexitError(f"{where}: dtype {x.dtype} is neither int8 nor float32; pass int8 or float32 samples")
 
 
+def results_bytes(result: RunResult, manifest: dict) -> bytes:
+    """results.bin as the harness writes it for `result`: the inverse of parse_results."""
+    exits = manifest["exits"]
+    samples = len(result.exit_taken)
+    labels = np.asarray(result.labels).astype("<i2").view(np.uint8).reshape(samples, 2)
+    columns = [np.asarray(result.exit_taken).astype(np.int8).view(np.uint8).reshape(samples, 1), labels]
+    for e in exits:
+        y = np.asarray(result.outputs[e["name"]]).astype(np.dtype(e["dtype"]).newbyteorder("<"))
+        columns.append(y.reshape(samples, -1).view(np.uint8).reshape(samples, e["bytes"]))
+    for e in exits:
+        columns.append(np.asarray(result.logits[e["name"]]).astype(np.int8).view(np.uint8).reshape(samples, e["logits"]))
+    return np.concatenate(columns, axis=1).tobytes() if samples else b""
+
+
 def parse_results(raw: bytes, manifest: dict, samples: int) -> RunResult:
     exits = manifest["exits"]
     record = HEADER_BYTES + sum(e["bytes"] + e["logits"] for e in exits)

@@ -462,18 +462,20 @@ def test_uart_build_matches_host(standin, board):
 
 def test_renode_files_and_missing_renode(standin, tmp_path, monkeypatch):
     from tinyexit.firmware_sim.renode import run as renode_run
-    from tinyexit.firmware_sim.renode import write_renode_files
+    from tinyexit.firmware_sim.renode import expected_uart, write_renode_files
 
-    built = build_firmware(standin, "nucleo-l4r5zi", tmp_path, memory_map="board", io="uart",
-                           inputs=samples(manifest_of(standin), 2))  # fmt: skip
-    files = write_renode_files(built, tmp_path, 2)
+    x = samples(manifest_of(standin), 2)
+    built = build_firmware(standin, "nucleo-l4r5zi", tmp_path, memory_map="board", io="uart", inputs=x)
+    files = write_renode_files(built, tmp_path, expected_uart(standin, x))
     repl, resc, robot = files.repl.read_text(), files.resc.read_text(), files.robot.read_text()
     assert 'cpuType: "cortex-m4"' in repl and "lpuart1: UART.STM32F7_USART @ sysbus 0x40008000" in repl
     assert "size: 0xA0000" in repl
     assert f"$elf?=$ORIGIN/{built.elf.name}" in resc and "sysbus.lpuart1 CreateFileBackend $log true" in resc
-    assert "Wait For Line On Uart     TX EXIT 0" in robot and f"include @${{CURDIR}}/{files.resc.name}" in robot
-    f7 = write_renode_files(build_firmware(standin, M7, tmp_path / "f7", memory_map="board", io="uart",
-                                           inputs=samples(manifest_of(standin), 1)), tmp_path / "f7", 1)  # fmt: skip
+    assert robot.rstrip().endswith("Wait For Line On Uart     ^TX EXIT 0$    treatAsRegex=true")
+    assert f"include @${{CURDIR}}/{files.resc.name}" in robot
+    x1 = samples(manifest_of(standin), 1)
+    f7 = write_renode_files(build_firmware(standin, M7, tmp_path / "f7", memory_map="board", io="uart", inputs=x1),
+                            tmp_path / "f7", expected_uart(standin, x1))  # fmt: skip
     assert f7.repl.read_text().count('using "platforms/cpus/stm32f746.repl"') == 1
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(TinyexitError, match="Renode is not installed .*github.com/renode/renode/releases"):

@@ -1,0 +1,161 @@
+"""The Renode files `tinyexit build` writes for a user's repository (Renode itself is not installed here).
+
+- the expected UART lines equal, byte for byte, what the same UART firmware prints in QEMU
+  (40 samples: more than newlib's 1024-byte stdio buffer, exits 0, 1 and 2 all taken);
+- the .robot waits for exactly those lines, each matched whole, in order, then "TX EXIT 0";
+- renode-ci.yml: Python 3.11, tinyexit from the package at this version, a released Renode tag,
+  the logs uploaded even when the test fails, and a build command that reproduces the same files
+  when run from a copy of the user's repository.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tinyexit.cli.main import app
+from tinyexit.codegen import __version__
+from tinyexit.codegen.paths import TEMPLATES_DIR
+from tinyexit.firmware_sim.harness import parse_results, results_bytes
+from tinyexit.firmware_sim.host import run_host
+from tinyexit.firmware_sim.renode import RENODE_REVISION, uart_lines, uart_text_in_qemu
+
+from conftest import fixture_path
+
+BOARD = "nucleo-l4r5zi"
+POLICY = "margin:2.5,0.5"  # with the samples below: 25 samples stop at exit 0, 6 at exit 1, 9 at exit 2
+WAIT = re.compile(r"^    Wait For Line On Uart     (\S.*\S)    treatAsRegex=true$")
+
+
+def user_repo(root):
+    """A user's repository: the model and the samples at its root."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(fixture_path("ee_three_exits"), root / "model.tflite")
+    x = np.random.default_rng(3).integers(-128, 128, size=(40, 1, 16, 16, 1), dtype=np.int8)
+    np.save(root / "samples.npy", x)
+    return root, x
+
+
+def build_in(root, monkeypatch, *args):
+    monkeypatch.chdir(root)
+    result = CliRunner().invoke(app, ["build", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """`tinyexit build` run at the root of a user's repository, with relative paths."""
+    root, x = user_repo(tmp_path_factory.mktemp("repo"))
+    with pytest.MonkeyPatch.context() as mp:
+        output = build_in(root, mp, "model.tflite", "--board", BOARD, "-o", "fw", "--inputs", "samples.npy",
+                          "--policy", POLICY)  # fmt: skip
+    return root, x, output
+
+
+def test_uart_lines_are_results_32_bytes_a_line():
+    raw = bytes(range(70))
+    assert uart_lines(raw) == [
+        "TXR " + bytes(range(32)).hex(),
+        "TXR " + bytes(range(32, 64)).hex(),
+        "TXR 404142434445",
+        "TX EXIT 0",
+    ]
+    assert uart_lines(b"") == ["TX EXIT 0"]
+
+
+def test_results_bytes_inverts_parse_results():
+    manifest = {"exits": [{"name": "a", "bytes": 8, "logits": 2, "dtype": "float32", "shape": [2]},
+                          {"name": "b", "bytes": 3, "logits": 3, "dtype": "int8", "shape": [3]}]}  # fmt: skip
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 256, size=(4, 3 + 8 + 3 + 2 + 3), dtype=np.uint8)
+    rows[:, 3:11] = rng.normal(size=(4, 2)).astype("<f4").view(np.uint8)  # finite floats for exit a
+    raw = rows.tobytes()
+    assert results_bytes(parse_results(raw, manifest, 4), manifest) == raw
+
+
+def test_expected_lines_are_what_the_uart_firmware_prints(built):
+    root, x, output = built
+    fw = root / "fw"
+    expected = (fw / f"model-{BOARD}-board.expected.txt").read_text()
+    # The UART build of the same library, on the QEMU machine: its whole output, byte for byte.
+    text, _ = uart_text_in_qemu(fw / "lib", BOARD, x)
+    assert text == expected
+    lines = expected.splitlines()
+    record = 3 + 3 * (5 + 5)  # exit taken, label, three exits' outputs and logits of 5 bytes each
+    assert len(lines) == -(-40 * record // 32) + 1 and lines[-1] == "TX EXIT 0"
+    host = run_host(fw / "lib", x)
+    assert np.bincount(host.exit_taken, minlength=3).tolist() == [25, 6, 9]
+    assert f"Renode check    fw/model-{BOARD}-board.expected.txt  ({len(lines)} UART lines" in output
+    assert "Renode CI       fw/renode-ci.yml  (copy to .github/workflows/renode.yml" in output
+
+
+def test_robot_waits_for_every_expected_line_in_order(built):
+    root, x, _ = built
+    fw = root / "fw"
+    robot = (fw / f"model-{BOARD}-board.robot").read_text()
+    waits = [m.group(1) for m in map(WAIT.match, robot.splitlines()) if m]
+    assert robot.count("Wait For Line On Uart") == len(waits)
+    lines = (fw / f"model-{BOARD}-board.expected.txt").read_text().splitlines()
+    assert waits == [f"^{line}$" for line in lines]
+    host = run_host(fw / "lib", x)
+    summary = re.findall(r"^  sample (\d+): exit (\d) \((\w+)\), label (\d+)$", robot, re.M)
+    assert [(int(i), int(k), int(label)) for i, k, _, label in summary] == [
+        (i, int(k), int(label)) for i, (k, label) in enumerate(zip(host.exit_taken, host.labels))
+    ]
+
+
+def test_ci_workflow_runs_in_the_users_repository(built, tmp_path, monkeypatch):
+    root, _, _ = built
+    text = (root / "fw" / "renode-ci.yml").read_text()
+    job = yaml.safe_load(text)["jobs"]["renode"]
+    assert job["runs-on"] == "ubuntu-24.04"
+    steps = job["steps"]
+    uses = {s["uses"].split("@")[0]: s for s in steps if "uses" in s}
+    assert uses["actions/setup-python"]["with"]["python-version"] == "3.11"
+    runs = [s["run"] for s in steps if "run" in s]
+    assert not any(re.search(r"pip install.*(-e|--editable)\b", r) for r in runs)
+    assert job["env"]["TINYEXIT"] == f"tinyexit=={__version__}"
+    assert 'python -m pip install "$TINYEXIT"' in runs
+    assert any("gcc-arm-none-eabi" in r and "libnewlib-arm-none-eabi" in r for r in runs)
+    renode = uses["antmicro/renode-test-action"]["with"]
+    assert renode["renode-revision"] == RENODE_REVISION and re.fullmatch(r"v1\.\d+\.\d+", RENODE_REVISION)
+    assert renode["tests-to-run"] == "fw/*.robot"
+    upload = uses["actions/upload-artifact"]
+    assert upload["if"] == "always()"
+    assert upload["with"]["path"].split() == ["renode-results/", "fw/*.uart.txt", "fw/*.expected.txt", "fw/*.robot"]
+    assert renode["artifacts-path"] == "renode-results"
+    (command,) = [r for r in runs if r.startswith("tinyexit build")]
+    argv = shlex.split(command)
+    assert argv == ["tinyexit", "build", "model.tflite", "--board", BOARD, "-o", "fw", "--inputs", "samples.npy",
+                    "--policy", POLICY, "--optimize", "size", "--opt", "-O2"]  # fmt: skip
+    # The workflow's command, run in a fresh checkout of the repository, writes the same expected lines and robot.
+    clone, _ = user_repo(tmp_path / "clone")
+    build_in(clone, monkeypatch, *argv[2:])
+    for name in (f"model-{BOARD}-board.expected.txt", f"model-{BOARD}-board.robot", "renode-ci.yml"):
+        assert (clone / "fw" / name).read_text() == (root / "fw" / name).read_text(), name
+
+
+def test_ci_workflow_names_paths_relative_to_the_repository(tmp_path, monkeypatch):
+    root, _ = user_repo(tmp_path / "repo")
+    (root / "data").mkdir()
+    shutil.move(root / "samples.npy", root / "data" / "samples.npy")
+    (root / "calib.txt").write_text("margin:2.5\n")
+    build_in(root, monkeypatch, str(root / "model.tflite"), "--board", BOARD, "-o", str(root / "out" / "fw"),
+             "--inputs", str(root / "data" / "samples.npy"), "--policy", f"@{root / 'calib.txt'}", "--name", "kws")
+    job = yaml.safe_load((root / "out" / "fw" / "renode-ci.yml").read_text())["jobs"]["renode"]
+    (command,) = [s["run"] for s in job["steps"] if s.get("run", "").startswith("tinyexit build")]
+    assert shlex.split(command) == ["tinyexit", "build", "model.tflite", "--board", BOARD, "-o", "out/fw", "--inputs",
+                                    "data/samples.npy", "--policy", "@calib.txt", "--optimize", "size", "--opt", "-O2",
+                                    "--name", "kws"]  # fmt: skip
+
+
+def test_workflow_template_installs_no_checkout_of_tinyexit():
+    text = (TEMPLATES_DIR / "firmware" / "renode" / "renode-ci.yml.j2").read_text()
+    assert "-e ." not in text and "ubuntu-22.04" not in text and "master" not in text
