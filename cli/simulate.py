@@ -119,13 +119,13 @@ def build(
     out = Path(out)
     term = console()
     print(render(_usage_table(qemu_elf, f"{lib.prefix} on {b.name} ({b.mcu}), {opt}"), terminal_width()))
-    term.print(f"QEMU firmware   {out / qemu_elf.elf.name}  (semihosting; `tinyexit simulate` runs it)", soft_wrap=True)
-    term.print(f"Renode firmware {out / board_elf.elf.name}  ({len(x)} sample{'s' if len(x) != 1 else ''} compiled in, results on the UART)", soft_wrap=True)
-    term.print(f"Renode scripts  {out / files.resc.name}, {out / files.robot.name}, {out / files.repl.name}", soft_wrap=True)
+    term.print(f"QEMU firmware   {out / qemu_elf.elf.name}  (semihosting; `tinyexit simulate` runs it)")
+    term.print(f"Renode firmware {out / board_elf.elf.name}  ({len(x)} sample{'s' if len(x) != 1 else ''} compiled in, results on the UART)")
+    term.print(f"Renode scripts  {out / files.resc.name}, {out / files.robot.name}, {out / files.repl.name}")
     term.print(f"Renode check    {out / files.expected.name}  ({len(expected.lines)} UART "
-               "lines from the host build; the .robot waits for each)", soft_wrap=True)
-    term.print(f"Renode CI       {out / workflow.name}  (copy to .github/workflows/renode.yml in your repository)", soft_wrap=True)
-    term.print(f"library         {out / 'lib'}  (+ CMakeLists.txt, {lib.prefix}.mk, compiler_flags.txt, STM32CubeIDE.txt)", soft_wrap=True)
+               "lines from the host build; the .robot waits for each)")
+    term.print(f"Renode CI       {out / workflow.name}  (copy to .github/workflows/renode.yml in your repository)")
+    term.print(f"library         {out / 'lib'}  (+ CMakeLists.txt, {lib.prefix}.mk, compiler_flags.txt, STM32CubeIDE.txt)")
 
 
 def repo_path(path: str | Path) -> str:

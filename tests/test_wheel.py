@@ -121,6 +121,7 @@ def test_build_and_simulate_from_the_wheel(installed, tmp_path):
     result = tinyexit(installed, "build", model, "--board", "nucleo-l4r5zi", "-o", tmp_path / "fw")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "fw" / "lib" / "manifest.json").is_file()
+    assert "renode-test-action" in (tmp_path / "fw" / "renode-ci.yml").read_text()  # the template ships in the wheel
     result = tinyexit(installed, "simulate", model, "--board", "nucleo-l4r5zi", "--samples", "2")
     assert result.returncode == 0, result.stderr
     assert "cycles_est" in result.stdout
