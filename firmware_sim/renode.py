@@ -147,6 +147,19 @@ def write_ci_workflow(out_dir: str | Path, command: list[str], out: str) -> Path
     return path
 
 
+def uart_mismatch(text: str, expected: ExpectedUart) -> str | None:
+    """Where the UART output `text` first differs from the expected lines (None when it holds exactly them)."""
+    got = text.splitlines()
+    for i, want in enumerate(expected.lines):
+        if i >= len(got):
+            return f"the UART output stops after {len(got)} of {len(expected.lines)} lines; line {i + 1} should be '{want}'"
+        if got[i].rstrip("\r") != want:
+            return f"UART line {i + 1} is '{got[i]}', the host build printed '{want}'"
+    if len(got) > len(expected.lines):
+        return f"the UART output goes on after '{expected.lines[-1]}': line {len(expected.lines) + 1} is '{got[len(expected.lines)]}'"
+    return None
+
+
 def parse_uart_log(text: str, manifest: dict, samples: int, where: str) -> RunResult:
     """results.bin from the firmware's UART output ("TXR <hex>" lines, then "TX EXIT <code>")."""
     raw = bytearray()
@@ -179,7 +192,8 @@ def run(lib_dir: str | Path, board: str | Board, inputs: np.ndarray, opt: str = 
     with tempfile.TemporaryDirectory(prefix="tinyexit-renode-") as tmp:
         built = build_firmware(lib_dir, board, tmp, opt=opt, memory_map="board", io="uart", inputs=inputs)
         samples = len(np.asarray(inputs)) if np.asarray(inputs).ndim else 0
-        files = write_renode_files(built, tmp, expected_uart(lib_dir, inputs))
+        expected = expected_uart(lib_dir, inputs)
+        files = write_renode_files(built, tmp, expected)
         cmd = [renode, "--disable-xwt", "--console", "--plain", "-e", f"include @{files.resc}", "-e", "start"]
         proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + timeout
@@ -187,7 +201,7 @@ def run(lib_dir: str | Path, board: str | Board, inputs: np.ndarray, opt: str = 
         try:
             while time.monotonic() < deadline and proc.poll() is None:
                 text = files.log.read_text(errors="replace") if files.log.exists() else ""
-                if "TX EXIT" in text or "TX FAULT" in text:
+                if ("TX EXIT" in text or "TX FAULT" in text) and text.endswith("\n"):  # the whole last line
                     break
                 time.sleep(0.2)
         finally:
@@ -197,7 +211,11 @@ def run(lib_dir: str | Path, board: str | Board, inputs: np.ndarray, opt: str = 
         where = f"{built.elf.name} on Renode ({board.name})"
         if "TX EXIT" not in text and "TX FAULT" not in text:
             raise TinyexitError(f"{where}: no result within {timeout:.0f} s; see the UART log {files.log.name}")
-        return parse_uart_log(text, manifest, samples, where)
+        result = parse_uart_log(text, manifest, samples, where)
+        mismatch = uart_mismatch(text, expected)
+        if mismatch:
+            raise TinyexitError(f"{where}: {mismatch}")
+        return result
 
 
 def run_uart_in_qemu(lib_dir: str | Path, board: str | Board, inputs: np.ndarray, timeout: float = 120.0) -> RunResult:

@@ -24,7 +24,7 @@ from tinyexit.codegen import __version__
 from tinyexit.codegen.paths import TEMPLATES_DIR
 from tinyexit.firmware_sim.harness import parse_results, results_bytes
 from tinyexit.firmware_sim.host import run_host
-from tinyexit.firmware_sim.renode import RENODE_REVISION, uart_lines, uart_text_in_qemu
+from tinyexit.firmware_sim.renode import RENODE_REVISION, expected_uart, uart_lines, uart_mismatch, uart_text_in_qemu
 
 from conftest import fixture_path
 
@@ -159,3 +159,20 @@ def test_ci_workflow_names_paths_relative_to_the_repository(tmp_path, monkeypatc
 def test_workflow_template_installs_no_checkout_of_tinyexit():
     text = (TEMPLATES_DIR / "firmware" / "renode" / "renode-ci.yml.j2").read_text()
     assert "-e ." not in text and "ubuntu-22.04" not in text and "master" not in text
+
+
+def test_uart_mismatch_names_the_first_line_that_differs(built):
+    root, x, _ = built
+    fw = root / "fw"
+    text, _ = uart_text_in_qemu(fw / "lib", BOARD, x[:3])
+    expected = expected_uart(fw / "lib", x[:3])
+    assert uart_mismatch(text, expected) is None
+    lines = text.splitlines(keepends=True)
+    assert len(lines) == 5 and lines[1].startswith("TXR ")  # 3 samples x 33 bytes: lines of 32, 32, 32 and 3, exit
+    flipped = lines[1][:-2] + ("0" if lines[1][-2] != "0" else "1") + "\n"
+    assert uart_mismatch("".join([lines[0], flipped, *lines[2:]]), expected) == (
+        f"UART line 2 is '{flipped.strip()}', the host build printed '{lines[1].strip()}'")
+    assert uart_mismatch("".join(lines[:2]), expected) == (
+        f"the UART output stops after 2 of 5 lines; line 3 should be '{lines[2].strip()}'")
+    assert uart_mismatch(text + "TX EXIT 0\n", expected) == (
+        "the UART output goes on after 'TX EXIT 0': line 6 is 'TX EXIT 0'")
