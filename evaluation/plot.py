@@ -75,7 +75,18 @@ def place_labels(ax, points: list[tuple[float, float]], texts: list[str], fontsi
 
 
 def plot_png(rows: list[PolicyRow], title: str, clock_hz: int | None = None) -> bytes:
-    """Accuracy (or agreement) against mean time per inference, one point per policy, as PNG bytes.
+    """Accuracy (or agreement) against mean time per inference, one point per policy, as PNG bytes (plot_figure)."""
+    fig = plot_figure(rows, title, clock_hz)
+    import matplotlib.pyplot as plt  # imported here, as in plot_figure (which has chosen the Agg backend)
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def plot_figure(rows: list[PolicyRow], title: str, clock_hz: int | None = None):
+    """The figure of plot_png (the caller closes it).
 
     x: milliseconds at the board's clock (cycles_est, an estimate), with mean
     instructions on a secondary axis; y: accuracy with its 95% Wilson interval
@@ -125,10 +136,7 @@ def plot_png(rows: list[PolicyRow], title: str, clock_hz: int | None = None) -> 
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     place_labels(ax, list(zip(ms, quality)), [r.policy for r in rows])
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
 
 def arena_png(graph: Graph, title: str) -> bytes:
     """The arena plan as PNG bytes: each buffer a box from its first to its last step (x) over its bytes (y)."""

@@ -14,6 +14,7 @@ import pytest
 from conftest import fixture_path
 
 from tinyexit.cli.tables import Column, Table, render
+from tinyexit.codegen import __version__
 from tinyexit.codegen.boards import load_board
 from tinyexit.firmware_sim.build import BuildResult, check_fit
 
@@ -146,7 +147,8 @@ def test_help_shows_flags_without_types():
     lines = proc.stdout.splitlines()
     assert any(line.split()[:2] == ["--json", "Print"] for line in lines if line.strip()), proc.stdout
     assert any(line.strip().startswith("--policy POLICY") for line in lines), proc.stdout
-    assert tinyexit("--version").stdout.startswith("tinyexit ")
+    version = tinyexit("--version")
+    assert (version.returncode, version.stdout, version.stderr) == (0, f"tinyexit {__version__}\n", "")
 
 
 # ------------------------------------------------------------------ suggestions and hints

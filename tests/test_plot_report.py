@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from tinyexit.evaluation.compare import PolicyRow  # noqa: E402
-from tinyexit.evaluation.plot import place_labels, plot_png, wilson_interval  # noqa: E402
+from tinyexit.evaluation.plot import place_labels, plot_figure, plot_png, wilson_interval  # noqa: E402
 from tinyexit.evaluation.report import report_markdown  # noqa: E402
 
 
@@ -59,6 +59,29 @@ def test_plot_is_a_deterministic_png():
     assert plot_png(ROWS, "kws on nucleo-l4r5zi", 120_000_000) == first
     # All right or all wrong: the interval touches 100% or 0% and the error bar is never negative.
     assert plot_png([row("none", 1.0, 65.2, 4.96e6, True), row("exit:0", 0.0, 37.1, 2.82e6, True)], "t")[:4] == b"\x89PNG"
+
+
+def test_plot_has_ms_instructions_interval_and_the_pareto_front():
+    fig = plot_figure(ROWS, "kws on nucleo-l4r5zi", 120_000_000)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "mean time per inference (ms at the board clock; cycles_est, an estimate)"
+    assert ax.get_ylabel() == "accuracy (%), n = 300"
+    fig.canvas.draw()
+    assert ax.xaxis.get_major_formatter().get_offset() == ""  # whole milliseconds, no "1e6" offset
+    # The secondary axis: instructions, at the none policy's instructions per ms (4.96e6 / 65.2).
+    top = ax.child_axes
+    assert len(top) == 1 and top[0].get_xlabel() == "mean instructions (ms x 76,074: the none policy's instructions per ms)"
+    # The Pareto front: a line through the pareto policies in order of time.
+    (front,) = [line for line in ax.get_lines() if line.get_label().startswith("Pareto front")]
+    assert list(front.get_xdata()) == [37.1, 46.5, 48.0, 65.2]
+    assert list(front.get_ydata()) == pytest.approx([80.0, 84.3, 86.7, 84.7])
+    labels = sorted(t.get_text() for t in ax.get_legend().get_texts())
+    assert labels == ["Pareto front (no policy is both faster and more accurate)", "policy, 95% interval over 300 samples"]
+    # The legend sits below the axes, so it hides no point; every policy is labelled.
+    renderer = fig.canvas.get_renderer()
+    assert ax.get_legend().get_window_extent(renderer).y1 < ax.get_window_extent(renderer).y0
+    assert sorted(t.get_text() for t in ax.texts) == sorted(r.policy for r in ROWS)
+    plt.close(fig)
 
 
 def meta(check):
