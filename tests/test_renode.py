@@ -44,6 +44,7 @@ def user_repo(root):
 
 def build_in(root, monkeypatch, *args):
     monkeypatch.chdir(root)
+    monkeypatch.delenv("COLUMNS", raising=False)
     result = CliRunner().invoke(app, ["build", *args])
     assert result.exit_code == 0, result.output
     return result.output
@@ -94,6 +95,7 @@ def test_expected_lines_are_what_the_uart_firmware_prints(built):
     assert np.bincount(host.exit_taken, minlength=3).tolist() == [25, 6, 9]
     assert f"Renode check    fw/model-{BOARD}-board.expected.txt  ({len(lines)} UART lines" in output
     assert "Renode CI       fw/renode-ci.yml  (copy to .github/workflows/renode.yml" in output
+    assert max(map(len, output.splitlines())) <= 80  # not a terminal: COLUMNS unset gives 80
 
 
 def test_robot_waits_for_every_expected_line_in_order(built):
