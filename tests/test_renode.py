@@ -10,12 +10,15 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shlex
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+import robot
 import yaml
 from typer.testing import CliRunner
 
@@ -30,6 +33,7 @@ from conftest import fixture_path
 
 BOARD = "nucleo-l4r5zi"
 POLICY = "margin:2.5,0.5"  # with the samples below: 25 samples stop at exit 0, 6 at exit 1, 9 at exit 2
+STANDIN = Path(__file__).resolve().parent / "renode_standin" / "standin.resource"
 WAIT = re.compile(r"^    Wait For Line On Uart     (\S.*\S)    treatAsRegex=true$")
 
 
@@ -178,3 +182,38 @@ def test_uart_mismatch_names_the_first_line_that_differs(built):
         f"the UART output stops after 2 of 5 lines; line 3 should be '{lines[2].strip()}'")
     assert uart_mismatch(text + "TX EXIT 0\n", expected) == (
         "the UART output goes on after 'TX EXIT 0': line 6 is 'TX EXIT 0'")
+
+
+def run_robot(robot_file, uart_log, out_dir) -> tuple[int, str]:
+    """Run a generated .robot with Robot Framework against the stand-in for Renode's keywords."""
+    console = io.StringIO()
+    rc = robot.run(str(robot_file), variable=[f"RENODEKEYWORDS:{STANDIN}", f"UART_LOG:{uart_log}"],
+                   outputdir=str(out_dir), log="NONE", report="NONE", stdout=console, stderr=console)  # fmt: skip
+    return rc, console.getvalue()
+
+
+def test_robot_passes_on_the_firmwares_output_and_fails_on_one_wrong_digit(built, tmp_path):
+    """The .robot as Robot Framework parses and runs it, on the UART firmware's output in QEMU."""
+    root, x, _ = built
+    fw = root / "fw"
+    robot_file = fw / f"model-{BOARD}-board.robot"
+    text, _ = uart_text_in_qemu(fw / "lib", BOARD, x)
+    good = tmp_path / "good.txt"
+    good.write_text(text)
+    rc, console = run_robot(robot_file, good, tmp_path / "good")
+    assert rc == 0, console
+    assert "1 test, 1 passed, 0 failed" in console
+    lines = text.splitlines(keepends=True)
+    # One hex digit changed in the middle of the results: Renode would skip that line and time out.
+    k = len(lines) // 2
+    digit = 4 + 2 * 7
+    lines[k] = lines[k][:digit] + ("1" if lines[k][digit] == "0" else "0") + lines[k][digit + 1 :]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("".join(lines))
+    rc, console = run_robot(robot_file, bad, tmp_path / "bad")
+    assert rc == 1 and "1 test, 0 passed, 1 failed" in console
+    assert f"matches '^{text.splitlines()[k]}$'" in console
+    # A run that stops before "TX EXIT 0" fails as well.
+    cut = tmp_path / "cut.txt"
+    cut.write_text("".join(text.splitlines(keepends=True)[:-1]))
+    assert run_robot(robot_file, cut, tmp_path / "cut")[0] == 1
