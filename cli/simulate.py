@@ -219,8 +219,8 @@ def simulate(
     width = terminal_width()
     table = Table([Column("stage", right=True), Column("exit"), Column("samples", right=True),
                    Column("MACs", right=True), Column("instructions", right=True), Column("cycles_est", right=True),
-                   Column("ms @ clock", right=True), Column("uJ (est.)", right=True), Column("share of model", right=True),
-                   Column("cum. share", right=True, detail=True)],
+                   Column("ms @ clock", right=True), Column("uJ (est.)", right=True, detail=True),
+                   Column("share of model", right=True), Column("cum. share", right=True, detail=True)],
                   title=f"{lib.prefix} on {b.name} ({b.core}, {b.clock_hz / 1e6:g} MHz), {opt}, policy {policy}")  # fmt: skip
     cum = 0.0
     reached = (res.stage_instructions > 0).sum(axis=0)

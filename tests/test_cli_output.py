@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import fixture_path
+from conftest import fixture_path, mlperf_path
 
 from tinyexit.cli.tables import Column, Table, render
 from tinyexit.codegen import __version__
@@ -116,6 +116,16 @@ def test_simulate_fits_80_columns_and_prints_plain_progress_when_piped():
     row = next(line for line in proc.stdout.splitlines() if line.lstrip().startswith("0  exit0"))
     assert row.split()[3] == "183,384"  # stage 0 MACs, whole
     assert "tx_conv2d_gemm_s8" in proc.stdout
+
+
+def test_simulate_fits_80_columns_with_the_kws_models_wide_numbers():
+    proc = tinyexit("simulate", mlperf_path("kws"), "--board", BOARD, "--samples", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert_fits(proc.stdout)
+    lines = proc.stdout.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.lstrip().startswith("0  output_0"))
+    assert lines[row].split()[3:5] == ["2,656,768", "4,709,729"]  # MACs and instructions, whole
+    assert lines[row + 1].startswith("    uJ (est.): ") and lines[row + 1].endswith("; cum. share: 100.0%")
 
 
 def test_compare_piped_prints_progress_lines(tmp_path):
