@@ -195,27 +195,40 @@ def run(lib_dir: str | Path, board: str | Board, inputs: np.ndarray, opt: str = 
         expected = expected_uart(lib_dir, inputs)
         files = write_renode_files(built, tmp, expected)
         cmd = [renode, "--disable-xwt", "--console", "--plain", "-e", f"include @{files.resc}", "-e", "start"]
-        proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + timeout
-        text = ""
-        try:
-            while time.monotonic() < deadline and proc.poll() is None:
-                text = files.log.read_text(errors="replace") if files.log.exists() else ""
-                if ("TX EXIT" in text or "TX FAULT" in text) and text.endswith("\n"):  # the whole last line
-                    break
-                time.sleep(0.2)
-        finally:
-            proc.kill()
-            proc.wait()
-        text = files.log.read_text(errors="replace") if files.log.exists() else text
+        errors = Path(tmp) / "renode.stderr.txt"
+        with errors.open("w") as err:  # a file, not a pipe: a chatty Renode never blocks on it
+            proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL, stderr=err)
+            text, ended = wait_for_exit_line(proc, files.log, timeout)
         where = f"{built.elf.name} on Renode ({board.name})"
         if "TX EXIT" not in text and "TX FAULT" not in text:
-            raise TinyexitError(f"{where}: no result within {timeout:.0f} s; see the UART log {files.log.name}")
+            if ended is not None:
+                last = (errors.read_text(errors="replace").strip().splitlines() or ["(nothing on stderr)"])[-1]
+                raise TinyexitError(f"{where}: renode exited with code {ended} before the firmware finished: {last}")
+            raise TinyexitError(f"{where}: no 'TX EXIT' line on the UART within {timeout:.0f} s "
+                                f"({len(text.splitlines())} lines printed)")
         result = parse_uart_log(text, manifest, samples, where)
         mismatch = uart_mismatch(text, expected)
         if mismatch:
             raise TinyexitError(f"{where}: {mismatch}")
         return result
+
+
+def wait_for_exit_line(proc: subprocess.Popen, log: Path, timeout: float) -> tuple[str, int | None]:
+    """Poll the UART log until its last line is a whole "TX EXIT"/"TX FAULT" line, the process ends or
+    `timeout` passes; then stop the process. Returns the log and the exit code if it ended by itself."""
+    deadline = time.monotonic() + timeout
+    ended = None
+    try:
+        while time.monotonic() < deadline:
+            ended = proc.poll()
+            text = log.read_text(errors="replace") if log.exists() else ""
+            if (("TX EXIT" in text or "TX FAULT" in text) and text.endswith("\n")) or ended is not None:
+                break
+            time.sleep(0.2)
+    finally:
+        proc.kill()
+        proc.wait()
+    return (log.read_text(errors="replace") if log.exists() else ""), ended
 
 
 def run_uart_in_qemu(lib_dir: str | Path, board: str | Board, inputs: np.ndarray, timeout: float = 120.0) -> RunResult:

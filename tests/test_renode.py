@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +26,12 @@ from typer.testing import CliRunner
 
 from tinyexit.cli.main import app
 from tinyexit.codegen import __version__
+from tinyexit.codegen.errors import TinyexitError
 from tinyexit.codegen.paths import TEMPLATES_DIR
 from tinyexit.firmware_sim.harness import parse_results, results_bytes
 from tinyexit.firmware_sim.host import run_host
 from tinyexit.firmware_sim.renode import RENODE_REVISION, expected_uart, uart_lines, uart_mismatch, uart_text_in_qemu
+from tinyexit.firmware_sim.renode import run as run_renode
 
 from conftest import fixture_path
 
@@ -217,3 +221,51 @@ def test_robot_passes_on_the_firmwares_output_and_fails_on_one_wrong_digit(built
     cut = tmp_path / "cut.txt"
     cut.write_text("".join(text.splitlines(keepends=True)[:-1]))
     assert run_robot(robot_file, cut, tmp_path / "cut")[0] == 1
+
+
+FAKE_RENODE = """\
+#!{python}
+# A stand-in for `renode`: writes $FAKE_RENODE (a file) as the UART log the .resc names, or with
+# "exit:N" fails like a Renode that cannot load the platform; then idles like Renode does.
+import os, re, sys, time
+from pathlib import Path
+resc = Path(next(a for a in sys.argv if a.startswith("include @"))[len("include @"):])
+log = re.search(r"^\\$log\\?=\\$ORIGIN/(\\S+)$", resc.read_text(), re.M).group(1)
+mode = os.environ["FAKE_RENODE"]
+if mode.startswith("exit:"):
+    print("There was an error executing command 'machine LoadPlatformDescription'", file=sys.stderr)
+    sys.exit(int(mode[5:]))
+(resc.parent / log).write_text(Path(mode).read_text())
+time.sleep(60)
+"""
+
+
+def test_target_renode_reads_the_uart_log_and_checks_it(built, tmp_path, monkeypatch):
+    """`run --target renode` with a stand-in `renode` on PATH that writes a UART log."""
+    root, x, _ = built
+    lib = root / "fw" / "lib"
+    x = x[:3]
+    text, _ = uart_text_in_qemu(lib, BOARD, x)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "renode").write_text(FAKE_RENODE.format(python=sys.executable))
+    (bin_dir / "renode").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    log = tmp_path / "uart.txt"
+    monkeypatch.setenv("FAKE_RENODE", str(log))
+    log.write_text(text)
+    host, got = run_host(lib, x), run_renode(lib, BOARD, x, timeout=60)
+    assert got.exit_taken.tolist() == host.exit_taken.tolist() and got.labels.tolist() == host.labels.tolist()
+    assert all(got.outputs[k].tobytes() == v.tobytes() for k, v in host.outputs.items())
+    lines = text.splitlines(keepends=True)
+    lines[1] = lines[1][:10] + ("1" if lines[1][10] == "0" else "0") + lines[1][11:]
+    log.write_text("".join(lines))
+    with pytest.raises(TinyexitError, match=r"on Renode \(nucleo-l4r5zi\): UART line 2 is 'TXR "):
+        run_renode(lib, BOARD, x, timeout=60)
+    log.write_text("".join(lines[:2]))
+    with pytest.raises(TinyexitError, match=r"no 'TX EXIT' line on the UART within 2 s \(2 lines printed\)$"):
+        run_renode(lib, BOARD, x, timeout=2)
+    monkeypatch.setenv("FAKE_RENODE", "exit:3")
+    with pytest.raises(TinyexitError, match=r"renode exited with code 3 before the firmware finished: There was an "
+                                            r"error executing command 'machine LoadPlatformDescription'$"):
+        run_renode(lib, BOARD, x, timeout=60)
