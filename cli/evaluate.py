@@ -17,6 +17,35 @@ from ..evaluation.data import check_metric, load_evaluation_data
 from ..evaluation.plot import plot_png, plot_sensor_png
 from ..evaluation.report import check_baseline, report_csv, report_json, report_markdown
 from .common import OptimizeOpt, console, progress
+from .tables import Column, Table, lines, render, terminal_width
+
+
+def _num(x: float | None, digits: int) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def terminal_report(markdown: str, rows, width: int) -> str:
+    """compare's report for the terminal: the policy table at `width` (details under each row when it is
+    narrow) and report.md's paragraphs wrapped; report.md itself keeps its one-line Markdown rows."""
+    table = Table([Column("policy", wrap=True), Column("accuracy", right=True), Column("exits taken", wrap=True),
+                   Column("mean instr", right=True), Column("mean ms (est.)", right=True),
+                   Column("saving vs none", right=True), Column("Pareto"),
+                   Column("agreement with final", right=True, detail=True),
+                   Column("mean cycles_est", right=True, detail=True),
+                   Column("mean uJ (est.)", right=True, detail=True)])  # fmt: skip
+    for r in rows:
+        table.add(r.policy, _pct(r.accuracy), " / ".join(f"{100 * s:.0f}%" for s in r.exit_shares),
+                  f"{r.mean_instructions:,.0f}", _num(r.mean_time_ms, 3), _pct(r.saving_vs_none),
+                  "*" if r.pareto else "", _pct(r.agreement), f"{r.mean_cycles_est:,.0f}",
+                  _num(r.mean_energy_uj, 2))  # fmt: skip
+    paragraphs = [p.strip() for p in markdown.split("\n\n") if p.strip()]
+    title = paragraphs[0].lstrip("# ")
+    notes = [lines(p.replace("\n", " "), width) for p in paragraphs[1:] if not p.startswith(("|", "#"))]
+    return "\n\n".join([lines(title, width), render(table, width), *notes])
 
 
 def calibrate(
@@ -101,8 +130,8 @@ def compare(
     if devices:
         files["plot_sensor.png"] = plot_sensor_png(result.rows, f"{result.meta['model']}, split {devices}")
     write_folder(out, files)
-    print(report)
-    term.print(f"wrote {out}/" + ", ".join(files))
+    print(terminal_report(report, result.rows, terminal_width()))
+    term.print(f"wrote {out}/" + ", ".join(files) + " (report.md: every column, p50/p95 and notes)")
     if result.problems:
         raise TinyexitError("--verify-qemu: " + "; ".join(result.problems))
     if old is not None:

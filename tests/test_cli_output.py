@@ -139,6 +139,16 @@ def test_compare_piped_prints_progress_lines(tmp_path):
     assert [line.split(" (")[0] for line in lines[:3]] == [
         "compare: 0/2 policy none", "compare: 1/2 policy exit:0", "compare: 2/2 policies done"]
     assert proc.stderr == ""
+    # The policy table and the notes fit 80 columns (report.md keeps its one-line Markdown rows).
+    assert_fits(proc.stdout)
+    assert max(map(len, (tmp_path / "r" / "report.md").read_text().splitlines())) > 80
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    for p in report["policies"]:
+        row = next(line for line in lines if line.startswith(p["policy"] + " "))
+        cells = row.split()
+        assert cells[1] == f"{100 * p['accuracy']:.1f}%" and f"{p['mean_instructions']:,.0f}" in cells
+        assert f"{p['mean_time_ms']:.3f}" in cells and f"{100 * p['saving_vs_none']:.1f}%" in cells
+    assert any(line.startswith("QEMU verification: not run") for line in lines)
 
 
 # ------------------------------------------------------------------ --help
