@@ -17,8 +17,9 @@ from ..codegen.options import make_options
 from ..codegen.output import write_file
 from ..codegen.pipeline import generate
 from ..firmware_sim.board_log import SOURCE, BoardRun, parse_board_log
+from ..firmware_sim.host import run_host
 from ..firmware_sim.serial_port import read_lines
-from .common import ExitsOpt, ModelArg, OptimizeOpt, PolicyOpt, console, save_npz
+from .common import ExitsOpt, ModelArg, OptimizeOpt, PolicyOpt, console, load_inputs, save_npz
 from .simulate import _uj, summary_json
 from .tables import Column, Table, lines, render, terminal_width
 
@@ -37,6 +38,8 @@ def measure(
     baud: int = typer.Option(115200, "--baud", help="Serial speed (the firmware prints at 115200)"),
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for the firmware's last line"),
     show: int = typer.Option(20, "--show", help="Samples listed in the per-sample table"),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help="The .npy the firmware was built with (build "
+                                          "--inputs): check the board's outputs equal the host build's"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (the keys of simulate --json)"),
 ) -> None:
     """Read the board firmware's results and DWT cycles from a serial port (or a log): measured ms per stage."""
@@ -60,7 +63,8 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="tinyexit-measure-") as tmp:
         lib = generate(model, Path(tmp) / "lib", options=make_options(policy, exits, optimize))
         manifest = load_manifest(lib.out_dir)
-    measured = parse_board_log(text, manifest, where)
+        measured = parse_board_log(text, manifest, where)
+        host = run_host(lib.out_dir, load_inputs(inputs)) if inputs is not None else None
     stage_cost = stage_means(measured)
     report = summary_json(lib.prefix, b, policy, manifest, stage_cost, stages_run(measured),
                           measured.run.exit_taken, measured.run.labels, None, measured.sample_cycles.astype(float),
@@ -75,6 +79,28 @@ def measure(
             write_file(written.with_suffix(".uart.txt"), ("\n".join(text) + "\n").encode())
         if not as_json:
             console().print(f"wrote {written}")
+    if host is not None:
+        check = compare_with_host(measured, host.to_arrays(), str(inputs))
+        if not as_json:
+            console().print(check, highlight=False, soft_wrap=True)
+
+
+def compare_with_host(measured: BoardRun, host: dict[str, np.ndarray], source: str) -> str:
+    """One line: the board's outputs equal the host build's, byte for byte; TinyexitError naming the first difference."""
+    board = measured.run.to_arrays()
+    samples = len(measured.run.exit_taken)
+    if len(host["exit_taken"]) != samples:
+        raise TinyexitError(f"the board ran {samples} samples but {source} holds {len(host['exit_taken'])}; pass the "
+                            "--inputs the firmware was built with")  # fmt: skip
+    differ = np.zeros(samples, bool)
+    for key, value in host.items():
+        differ |= (board[key].reshape(samples, -1) != value.reshape(samples, -1)).any(axis=1)
+    if differ.any():
+        first = int(np.argmax(differ))
+        raise TinyexitError(f"the board's outputs differ from the host build's in {int(differ.sum())} of {samples} "
+                            f"samples (first: sample {first}); check that build and measure used the same model, "
+                            f"options and {source}")  # fmt: skip
+    return f"outputs: identical to the host build's on all {samples} samples of {source} (every exit, byte for byte)"
 
 
 def stages_run(measured: BoardRun) -> np.ndarray:

@@ -272,11 +272,19 @@ def test_board_firmware_runs_in_qemu_and_measure_reads_its_log(lib, tmp_path):
     assert stage_lines == [(i, k) for i in range(4) for k in range(int(host.exit_taken[i]) + 1)]
 
     (tmp_path / "board.log").write_text(log)
+    np.save(tmp_path / "x.npy", x)
     runner = CliRunner()
     args = ["measure", str(MODEL), "--board", "stm32f405", "--policy", POLICY, "--from-log", str(tmp_path / "board.log")]
-    result = runner.invoke(app, [*args, "-o", str(tmp_path / "m.npz")], env={"COLUMNS": "120"})
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "m.npz"), "--inputs", str(tmp_path / "x.npy")],
+                           env={"COLUMNS": "120"})  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "measured on the board" in result.output and "board ran at 16 MHz, not the 168 MHz" in result.output
+    assert f"outputs: identical to the host build's on all 4 samples of {tmp_path / 'x.npy'}" in result.output
+    np.save(tmp_path / "other.npy", samples(lib, 4, seed=6))
+    other = runner.invoke(app, [*args, "--inputs", str(tmp_path / "other.npy")])
+    assert isinstance(other.exception, TinyexitError)
+    assert re.match(r"the board's outputs differ from the host build's in [1-4] of 4 samples \(first: sample \d\)",
+                    str(other.exception))  # fmt: skip
     arrays = np.load(tmp_path / "m.npz")
     assert set(host.to_arrays()) | {"stage_cycles", "sample_cycles", "clock_hz"} == set(arrays.files)
     assert arrays["stage_cycles"].shape == (4, 3) and int(arrays["clock_hz"]) == 16_000_000
@@ -336,3 +344,19 @@ def test_serial_reader_on_a_pty(lib):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_build_command_writes_bin_and_hex_and_says_how_to_flash(tmp_path):
+    result = CliRunner().invoke(app, ["build", str(MODEL), "--board", "nucleo-u575zi-q", "--policy", POLICY, "-o",
+                                      str(tmp_path / "fw")], env={"COLUMNS": "250"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    stem = tmp_path / "fw" / "ee_three_exits-nucleo-u575zi-q-board"
+    assert stem.with_suffix(".bin").read_bytes()[:8] == subprocess.run(
+        ["arm-none-eabi-objcopy", "-O", "binary", "-j", ".isr_vector", str(stem.with_suffix(".elf")), "/dev/stdout"],
+        capture_output=True, check=True).stdout[:8]  # fmt: skip
+    assert hex_bytes(stem.with_suffix(".hex").read_text())[0] == 0x08000000
+    assert f"st-flash --reset write {stem}.bin 0x08000000" in result.output
+    assert f"STM32_Programmer_CLI -c port=SWD -w {stem}.hex -v -rst" in result.output
+    assert (f"tinyexit measure {MODEL} --board nucleo-u575zi-q --policy '{POLICY}' --port /dev/ttyACM0"
+            in result.output)  # fmt: skip
+    assert "160 MHz, results and DWT cycles on USART1 at 115200 baud" in result.output
