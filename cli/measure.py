@@ -49,22 +49,14 @@ def measure(
     b = load_board(board)
     if b.hardware is None:
         raise TinyexitError(f"board {b.name} has no [hardware] table in {b.path}, so no board firmware to measure")
-    if from_log is not None:
-        try:
-            text = from_log.read_text(errors="replace").splitlines()
-        except OSError as exc:
-            raise TinyexitError(f"cannot read the log {from_log}: {exc.strerror}") from None
-        where = str(from_log)
-    else:
-        if not as_json:
-            console().print(f"reading {port} at {baud} baud: press the board's reset button", highlight=False)
-        text = read_lines(port, baud, timeout)
-        where = port
     with tempfile.TemporaryDirectory(prefix="tinyexit-measure-") as tmp:
+        # The library first: a bad model or option fails before the board is waited for.
         lib = generate(model, Path(tmp) / "lib", options=make_options(policy, exits, optimize))
         manifest = load_manifest(lib.out_dir)
+        x = load_inputs(inputs) if inputs is not None else None
+        text, where = read_log(from_log) if from_log is not None else (read_port(port, baud, timeout, as_json), port)
         measured = parse_board_log(text, manifest, where)
-        host = run_host(lib.out_dir, load_inputs(inputs)) if inputs is not None else None
+        host = run_host(lib.out_dir, x) if x is not None else None
     stage_cost = stage_means(measured)
     report = summary_json(lib.prefix, b, policy, manifest, stage_cost, stages_run(measured),
                           measured.run.exit_taken, measured.run.labels, None, measured.sample_cycles.astype(float),
@@ -101,6 +93,21 @@ def compare_with_host(measured: BoardRun, host: dict[str, np.ndarray], source: s
                             f"samples (first: sample {first}); check that build and measure used the same model, "
                             f"options and {source}")  # fmt: skip
     return f"outputs: identical to the host build's on all {samples} samples of {source} (every exit, byte for byte)"
+
+
+def read_log(path: Path) -> tuple[list[str], str]:
+    """A captured UART log's lines, and the name errors use for it."""
+    try:
+        return path.read_text(errors="replace").splitlines(), str(path)
+    except OSError as exc:
+        raise TinyexitError(f"cannot read the log {path}: {exc.strerror}") from None
+
+
+def read_port(port: str, baud: int, timeout: float, quiet: bool) -> list[str]:
+    """The firmware's lines from the board's serial port, from its reset to TX EXIT."""
+    if not quiet:
+        console().print(f"reading {port} at {baud} baud: press the board's reset button", highlight=False)
+    return read_lines(port, baud, timeout)
 
 
 def stages_run(measured: BoardRun) -> np.ndarray:
