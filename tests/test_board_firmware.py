@@ -4,6 +4,8 @@
   virtual COM port's (the Nucleo user manuals), BRR from the real kernel clock;
 - every board's ELF, .bin and .hex build under the strict warning flags, with the vector table
   at the start of flash and the clock/UART set-up linked in (and not in the QEMU build);
+- tx_board.c compiled on the host against a model of the registers whose ready flags answer: the PLL
+  path, and the PLL, supply, flash, GPIO and UART values of the reference manuals;
 - the print routine (tx_markers_dwt.c) compiled on the host with a known counter, and the whole
   board firmware run in QEMU (the STM32F405 board map is QEMU's netduinoplus2 map): its log parses
   into the host build's outputs, exits and per-stage lines;
@@ -35,7 +37,7 @@ from tinyexit.codegen.options import make_options
 from tinyexit.codegen.pipeline import generate
 from tinyexit.firmware_sim.board_log import (BoardRun, format_board_log, parse_board_log, record_bytes,
                                              results_bytes)
-from tinyexit.firmware_sim.build import FIRMWARE_DIR, build_firmware, elf_symbols, write_images
+from tinyexit.firmware_sim.build import FIRMWARE_DIR, board_sources, build_firmware, elf_symbols, write_images
 from tinyexit.firmware_sim.harness import RunResult
 from tinyexit.firmware_sim.host import run_host
 from tinyexit.firmware_sim.serial_port import read_lines
@@ -360,3 +362,124 @@ def test_build_command_writes_bin_and_hex_and_says_how_to_flash(tmp_path):
     assert (f"tinyexit measure {MODEL} --board nucleo-u575zi-q --policy '{POLICY}' --port /dev/ttyACM0"
             in result.output)  # fmt: skip
     assert "160 MHz, results and DWT cycles on USART1 at 115200 baud" in result.output
+
+
+# ------------------------------------------------------------------ tx_board.c on a register model
+
+REGMODEL = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include "tx_board.h"
+
+/* Every register is a slot that keeps what was written; on each access the
+ * rules below make the part's ready flags answer as the hardware does. */
+struct slot { uint32_t addr, value; };
+static struct slot slots[256];
+static int used;
+struct rule { uint32_t addr, always, src, shift; };
+static const struct rule rules[] = { RULES };
+
+static uint32_t *slot(uint32_t addr)
+{
+    for (int i = 0; i < used; ++i) {
+        if (slots[i].addr == addr) {
+            return &slots[i].value;
+        }
+    }
+    slots[used].addr = addr;
+    return &slots[used++].value;
+}
+
+volatile uint32_t *tx_test_reg(uint32_t addr)
+{
+    uint32_t *v = slot(addr);
+    for (unsigned i = 0; i < sizeof rules / sizeof rules[0]; ++i) {
+        if (rules[i].addr == addr) {
+            *v |= rules[i].always;
+            if (rules[i].src) {
+                *v = (*v & ~(rules[i].src << rules[i].shift)) | ((*v & rules[i].src) << rules[i].shift);
+            }
+        }
+    }
+    return v;
+}
+
+int main(void)
+{
+    static const uint32_t preset[][2] = { PRESET };
+    for (unsigned i = 0; i < sizeof preset / sizeof preset[0]; ++i) {
+        *slot(preset[i][0]) = preset[i][1];
+    }
+    printf("clock %lu\n", (unsigned long)tx_board_init());
+    for (int i = 0; i < used; ++i) {
+        printf("%08lx %08lx\n", (unsigned long)slots[i].addr, (unsigned long)slots[i].value);
+    }
+    return 0;
+}
+"""
+
+# Ready flags each family's reference manual describes, as (register, bits that read 1 once asked,
+# the switch field SW, the shift to its status SWS), and reset values that matter.
+READY = {
+    "stm32f4": ([(0x40023800, (1 << 1) | (1 << 25), 0, 0), (0x40023808, 0, 0x3, 2)], []),
+    "stm32f7": ([(0x40023800, (1 << 1) | (1 << 25), 0, 0), (0x40023808, 0, 0x3, 2),
+                 (0x40007004, (1 << 16) | (1 << 17), 0, 0)], []),
+    "stm32l4+": ([(0x40021000, (1 << 10) | (1 << 25), 0, 0), (0x40021008, 0, 0x3, 2)], [(0x40007080, 1 << 8)]),
+    "stm32h7ab": ([(0x58024400, (1 << 2) | (1 << 25), 0, 0), (0x58024410, 0, 0x7, 3), (0x58024804, 1 << 13, 0, 0),
+                   (0x58024818, 1 << 13, 0, 0)], [(0x5802480C, 0x6)]),
+    "stm32u5": ([(0x46020C00, (1 << 10) | (1 << 25), 0, 0), (0x46020C1C, 0, 0x3, 2),
+                 (0x4602080C, (1 << 15) | (1 << 14), 0, 0)], []),
+}  # fmt: skip
+
+# board: register -> value after tx_board_init, from the field layouts in the reference manuals
+# (PLL words: M, N, P/R, Q as each manual encodes them; supply and voltage-scaling bits).
+EXPECTED_REGISTERS = {
+    "stm32f405": {0x40023804: 0x07002A08, 0x40007000: 1 << 14},  # PLLCFGR M8 N168 P2 Q7 HSI; PWR_CR.VOS
+    "nucleo-f746zg": {0x40023804: 0x09003608, 0x40007000: (3 << 14) | (1 << 16) | (1 << 17)},  # M8 N216 P2 Q9; OD
+    "nucleo-l4r5zi": {0x4002100C: 0x01001E12, 0x40007080: 0, 0x40007004: 1 << 9},  # M2 N30 R2 HSI16; boost; IOSV
+    "nucleo-h7a3zi-q": {0x58024428: 0x40, 0x5802442C: 0x1000C, 0x58024430: 0x01010222,  # DIVM1 4; RGE 3; N35 P2
+                        0x5802480C: 0x4, 0x58024818: (3 << 14) | (1 << 13)},  # direct SMPS; VOS0 ready
+    "nucleo-u575zi-q": {0x46020C28: 0x4000E, 0x46020C34: 0x01010213,  # HSI16 RGE3 M1 REN; N20 R2
+                        0x4602080C: (3 << 16) | (1 << 18) | (1 << 15) | (1 << 14)},  # range 1, booster
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_clock_and_uart_set_up_on_a_register_model(name, tmp_path):
+    """tx_board.c compiled on the host against registers whose ready flags answer: the PLL path is taken,
+    the clock it returns is the board's, and the PLL, flash, supply, GPIO and UART registers hold the
+    manuals' values."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    board = load_board(name)
+    hw = board.hardware
+    board_sources(tmp_path, board)
+    rules, preset = READY[hw.family]
+    source = (REGMODEL.replace("RULES", ", ".join("{0x%X, 0x%X, 0x%X, %d}" % r for r in rules))
+              .replace("PRESET", ", ".join("{0x%X, 0x%X}" % p for p in preset) or "{0, 0}"))  # fmt: skip
+    (tmp_path / "model.c").write_text(source)
+    (tmp_path / "regs.h").write_text("#include <stdint.h>\nvolatile uint32_t *tx_test_reg(uint32_t addr);\n")
+    subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-include", "regs.h",
+                    "-DTX_REG(a)=(*tx_test_reg(a))", "-DTX_BARRIER(text)=", "-o", "model", "model.c", "tx_board.c"],
+                   cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
+    out = subprocess.run(["./model"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == f"clock {board.clock_hz}"
+    regs = {int(a, 16): int(v, 16) for a, v in (line.split() for line in out[1:] if line)}
+    for addr, value in EXPECTED_REGISTERS[name].items():
+        assert regs[addr] == value, hex(addr)
+    uart, tx, rx, af, kernel = VCP[name]
+    scale = 256 if hw.lpuart else 1
+    v1 = hw.uart_kind == "stm32-usart-v1"
+    assert regs[hw.uart_base + (0x08 if v1 else 0x0C)] == round(scale * kernel / 115200)  # BRR
+    assert regs[hw.uart_base + (0x0C if v1 else 0x00)] == ((1 << 13) | (1 << 3) if v1 else (1 << 0) | (1 << 3))
+    for pin in (int(tx[2:]), int(rx[2:])):
+        assert (regs[hw.port_base] >> (2 * pin)) & 3 == 2  # MODER: alternate function
+        assert (regs[hw.port_base + (0x20 if pin < 8 else 0x24)] >> (4 * (pin % 8))) & 0xF == af
+    rcc = {"stm32f4": 0x40023800, "stm32f7": 0x40023800, "stm32l4+": 0x40021000, "stm32h7ab": 0x58024400,
+           "stm32u5": 0x46020C00}[hw.family]  # fmt: skip
+    assert regs[rcc + hw.uart_enable.offset] >> hw.uart_enable.bit & 1
+    assert regs[rcc + hw.port_enable.offset] >> hw.port_enable.bit & 1
+    flash_acr = {"stm32h7ab": 0x52002000, "stm32f4": 0x40023C00, "stm32f7": 0x40023C00}.get(hw.family, 0x40022000)
+    assert regs[flash_acr] & 0xF == hw.flash_latency
+    assert regs[0xE000EDFC] >> 24 & 1 and regs[0xE0001000] & 1  # DEMCR.TRCENA, DWT_CTRL.CYCCNTENA
+    assert (0xE0001FB0 in regs) == (board.core == "cortex-m7")  # the M7's DWT lock opened
