@@ -515,3 +515,22 @@ def test_clock_and_uart_set_up_on_a_register_model(name, tmp_path):
     assert regs[flash_acr] & 0xF == hw.flash_latency
     assert regs[0xE000EDFC] >> 24 & 1 and regs[0xE0001000] & 1  # DEMCR.TRCENA, DWT_CTRL.CYCCNTENA
     assert (0xE0001FB0 in regs) == (board.core == "cortex-m7")  # the M7's DWT lock opened
+
+
+def test_measure_turns_cycles_into_ms_at_the_reported_clock(lib, tmp_path):
+    manifest = load_manifest(lib)
+    stage = np.array([[1_200_000, 2_400_000, 3_600_000], [600_000, 0, 0]], np.int64)
+    run = BoardRun(zero_run(manifest, [2, 0]), 120_000_000, stage, np.array([7_300_000, 650_000]))
+    (tmp_path / "cap.txt").write_text("\n".join(format_board_log(run, manifest)) + "\n")
+    args = ["measure", str(MODEL), "--board", "nucleo-l4r5zi", "--policy", POLICY, "--from-log", str(tmp_path / "cap.txt")]
+    report = json.loads(CliRunner().invoke(app, [*args, "--json"]).output)
+    # stage 0: (1.2 M + 0.6 M) / 2 over the two samples that ran it; stages 1 and 2: one sample each.
+    assert [(s["samples"], s["cycles_est"], s["ms"]) for s in report["stages"]] == [
+        (2, 900_000.0, 7.5), (1, 2_400_000.0, 20.0), (1, 3_600_000.0, 30.0)]
+    assert [(s["exit_taken"], s["cycles_est"], s["instructions"]) for s in report["samples"]] == [
+        (2, 7_300_000.0, None), (0, 650_000.0, None)]
+    table = CliRunner().invoke(app, args, env={"COLUMNS": "120"}).output
+    assert re.search(r"^\s+0\s+exit0\s+2/2\s+[\d,]+\s+900,000\s+7\.500\s", table, re.M)
+    assert re.search(r"^\s+0\s+2 \(final\)\s+3\s+7,300,000\s+60\.833$", table, re.M)
+    assert "mean per sample: 3,975,000 cycles, 33.125 ms at 120 MHz" in table
+    assert "board ran at" not in table  # 120 MHz is the clock the board file sets up
