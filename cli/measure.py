@@ -153,6 +153,9 @@ def print_tables(prefix: str, b, policy: str, manifest: dict, measured: BoardRun
     print(lines(f"mean per sample: {mean:,.0f} cycles, {1e3 * mean / clock:.3f} ms at {clock / 1e6:g} MHz", width))
     print(lines(f"cycles {SOURCE}, at the clock the firmware reported (TX CLOCK {clock}); energy is an estimate "
                 "from the board file's run current", width))  # fmt: skip
+    if n and not measured.sample_cycles.any():
+        print(lines("note: the cycle counter read 0 throughout: this log is not from a board (QEMU and Renode model "
+                    "no DWT cycle counter)", width))  # fmt: skip
     if clock != b.hardware.sysclk_hz:
         print(lines(f"note: the board ran at {clock / 1e6:g} MHz, not the {b.hardware.sysclk_hz / 1e6:g} MHz its "
                     "file sets up: a clock set-up step did not complete", width))  # fmt: skip
