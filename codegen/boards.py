@@ -3,8 +3,10 @@
 A board file names the part (core, compiler flags, clock), the part's own
 flash and RAM (used for the board linker script and for every "does it fit"
 check), the QEMU machine that runs the same core with that machine's memory
-map (used to link the ELF that QEMU runs), the Renode platform, and the
-part's electrical data for the time and energy estimates (`[power]`). See
+map (used to link the ELF that QEMU runs), the Renode platform, the
+part's electrical data for the time and energy estimates (`[power]`), and
+what the firmware for the real part sets up (`[hardware]`: PLL, wait states,
+the ST-LINK virtual COM port's UART and pins; templates/firmware/tx_board.c.j2). See
 boards/nucleo-l4r5zi.toml for a commented example; a user adds a board by
 adding a file there, or by passing a path to a .toml file wherever a board
 name is accepted.
