@@ -21,7 +21,7 @@ except ImportError:  # older typer uses click itself
 
 from ..codegen import __version__
 from ..codegen.errors import TinyexitError, did_you_mean
-from . import doctor, evaluate, generate, models, simulate
+from . import doctor, evaluate, generate, measure, models, simulate
 
 
 
@@ -78,6 +78,7 @@ app.command("search")(models.search)
 app.command("boards")(simulate.boards)
 app.command("build")(simulate.build)
 app.command("simulate")(simulate.simulate)
+app.command("measure")(measure.measure)
 app.command("doctor")(doctor.doctor)
 
 

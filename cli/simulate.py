@@ -19,7 +19,7 @@ from ..codegen.options import make_options
 from ..codegen.output import staged_folder
 from ..codegen.pipeline import generate
 from ..firmware_sim import cycles
-from ..firmware_sim.build import build_firmware
+from ..firmware_sim.build import build_firmware, flash_commands, write_images
 from ..firmware_sim.profile import profile_ops
 from ..firmware_sim.qemu import run as run_qemu
 from ..firmware_sim.renode import expected_uart, write_ci_workflow, write_renode_files
@@ -75,7 +75,7 @@ def build(
     opt: str = OptOpt,
     name: Optional[str] = typer.Option(None, "--name", help="C symbol prefix (default: from the file name)"),
     inputs: Optional[Path] = typer.Option(
-        None, "--inputs", help=".npy samples to compile into the Renode firmware (default: one zero sample)"
+        None, "--inputs", help=".npy samples to compile into the board firmware (real board and Renode; default: one zero sample)"
     ),
     split: Optional[str] = typer.Option(None, "--split", help="Two devices, BOARD_A:STAGES,BOARD_B:STAGES: a folder "
                                         "per device with its library, the frame code, its harness and QEMU ELF"),
@@ -109,6 +109,7 @@ def build(
         else:
             x = np.full((1, *manifest["input"]["shape"]), manifest["input"].get("zero_point", 0), np.int8)
         board_elf = build_firmware(lib.out_dir, b, stage, opt=opt, memory_map="board", io="uart", inputs=x)
+        images = write_images(board_elf.elf) if b.hardware is not None else None
         expected = expected_uart(lib.out_dir, x)
         files = write_renode_files(board_elf, stage, expected)
         argv = build_argv(model, board, out, inputs, policy, exits, optimize, opt, name)
@@ -120,7 +121,22 @@ def build(
     term = console()
     print(render(_usage_table(qemu_elf, f"{lib.prefix} on {b.name} ({b.mcu}), {opt}"), terminal_width()))
     term.print(f"QEMU firmware   {out / qemu_elf.elf.name}  (semihosting; `tinyexit simulate` runs it)")
-    term.print(f"Renode firmware {out / board_elf.elf.name}  ({len(x)} sample{'s' if len(x) != 1 else ''} compiled in, results on the UART)")
+    plural = "s" if len(x) != 1 else ""
+    if images is None:
+        term.print(f"Renode firmware {out / board_elf.elf.name}  ({len(x)} sample{plural} compiled in, results on the UART)")
+    else:
+        hw = b.hardware
+        term.print(f"board firmware  {out / board_elf.elf.name}, .bin, .hex  ({len(x)} sample{plural} compiled in; "
+                   f"{hw.sysclk_hz / 1e6:g} MHz, results and DWT cycles on {hw.uart_name} at {hw.baud} baud; "
+                   "Renode runs it too)")  # fmt: skip
+        final = tuple(out / image.name for image in images)
+        term.print(f"flash it        {flash_commands(final, b)[0]}", soft_wrap=True)
+        term.print(f"  or            {flash_commands(final, b)[1]}", soft_wrap=True)
+        same = "".join(f" {flag} '{value}'" for flag, value, default in
+                       (("--policy", policy, "none"), ("--exits", exits, None), ("--optimize", optimize, "size"))
+                       if value != default)  # fmt: skip
+        term.print(f"then            tinyexit measure {model} --board {board}{same} --port /dev/ttyACM0 "
+                   "(and press the board's reset button)", soft_wrap=True)
     term.print(f"Renode scripts  {out / files.resc.name}, {out / files.robot.name}, {out / files.repl.name}")
     term.print(f"Renode check    {out / files.expected.name}  ({len(expected.lines)} UART "
                "lines from the host build; the .robot waits for each)")
@@ -318,26 +334,43 @@ def _per_op_table(ops, n: int) -> Table:
 
 def _summary_json(prefix: str, b, policy: str, manifest: dict, stage_cost: np.ndarray, res, ops) -> dict:
     """simulate --json: what the tables show, as one object."""
+    return summary_json(prefix, b, policy, manifest, stage_cost, res.stage_instructions > 0, res.exit_taken,
+                        res.labels, res.stage_instructions.sum(axis=1), res.cycles_est.sum(axis=1), res.model,
+                        b.clock_hz, ops, cycles.note(res.model))  # fmt: skip
+
+
+def summary_json(prefix: str, b, policy: str, manifest: dict, stage_cost: np.ndarray, ran: np.ndarray,
+                 exit_taken: np.ndarray, labels: np.ndarray, sample_instructions: np.ndarray | None,
+                 sample_cycles: np.ndarray, timing_model: str, clock_hz: int, ops, cycles_source: str) -> dict:
+    """The report simulate --json and measure --json print: stages, samples, ops, with the same keys.
+
+    stage_cost (S, 2): instructions (NaN when not counted, as on a board) and cycles per stage;
+    ran (N, S): which stages each sample ran; cycles_source says whether cycles are estimated or measured.
+    """
     exit_names = [e["name"] for e in manifest["exits"]]
-    reached = (res.stage_instructions > 0).sum(axis=0)
-    per_sample = res.stage_instructions.sum(axis=1)
-    per_cycles = res.cycles_est.sum(axis=1)
+    reached = ran.sum(axis=0)
+
+    def number(x):
+        return None if x is None or np.isnan(x) else float(x)
+
     return {
         "model": prefix,
         "board": b.name,
-        "clock_hz": b.clock_hz,
+        "clock_hz": int(clock_hz),
         "policy": policy,
-        "timing_model": res.model,
+        "timing_model": timing_model,
+        "cycles_source": cycles_source,
         "stages": [
             {"stage": k, "exit": exit_names[k], "samples": int(reached[k]), "macs": st["macs"],
-             "instructions": float(stage_cost[k, 0]), "cycles_est": float(stage_cost[k, 1]),
-             "ms": float(1e3 * stage_cost[k, 1] / b.clock_hz)}
+             "instructions": number(stage_cost[k, 0]), "cycles_est": number(stage_cost[k, 1]),
+             "ms": number(1e3 * stage_cost[k, 1] / clock_hz)}
             for k, st in enumerate(manifest["stages"])
         ],  # fmt: skip
         "samples": [
-            {"sample": i, "exit_taken": int(res.exit_taken[i]), "label": int(res.labels[i]),
-             "instructions": int(per_sample[i]), "cycles_est": float(per_cycles[i])}
-            for i in range(len(per_sample))
+            {"sample": i, "exit_taken": int(exit_taken[i]), "label": int(labels[i]),
+             "instructions": None if sample_instructions is None else int(sample_instructions[i]),
+             "cycles_est": float(sample_cycles[i])}
+            for i in range(len(exit_taken))
         ],  # fmt: skip
         "ops": None if ops is None else ops.to_dict()["ops"],
     }

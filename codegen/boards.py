@@ -3,8 +3,10 @@
 A board file names the part (core, compiler flags, clock), the part's own
 flash and RAM (used for the board linker script and for every "does it fit"
 check), the QEMU machine that runs the same core with that machine's memory
-map (used to link the ELF that QEMU runs), the Renode platform, and the
-part's electrical data for the time and energy estimates (`[power]`). See
+map (used to link the ELF that QEMU runs), the Renode platform, the
+part's electrical data for the time and energy estimates (`[power]`), and
+what the firmware for the real part sets up (`[hardware]`: PLL, wait states,
+the ST-LINK virtual COM port's UART and pins; templates/firmware/tx_board.c.j2). See
 boards/nucleo-l4r5zi.toml for a commented example; a user adds a board by
 adding a file there, or by passing a path to a .toml file wherever a board
 name is accepted.
@@ -29,6 +31,15 @@ except ImportError:  # Python 3.10
 # Cores tinyexit has compiler flags, a QEMU model and a timing model for.
 CORES = ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33")
 UART_KINDS = ("cmsdk", "stm32-usart-v1", "stm32-usart-v2")
+# Clock trees the real-board firmware (templates/firmware/tx_board.c.j2) knows, by reference manual.
+FAMILIES = {
+    "stm32f4": "RM0090",
+    "stm32f7": "RM0385",
+    "stm32l4+": "RM0432",
+    "stm32h7ab": "RM0455",
+    "stm32u5": "RM0456",
+}
+APB_DIVIDERS = (1, 2, 4, 8, 16)
 QEMU_MACHINES = {
     "mps2-an385": "cortex-m3",
     "mps2-an386": "cortex-m4",
@@ -60,6 +71,69 @@ class Uart:
     base: int
     name: str = ""  # peripheral name in the simulator's platform (Renode)
     model: str = ""  # Renode peripheral type, e.g. UART.STM32F7_USART
+
+
+@dataclass(frozen=True)
+class Enable:
+    """A peripheral clock-enable bit: RCC register offset and bit number."""
+
+    offset: int
+    bit: int
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What the firmware for the real part sets up (`[hardware]` in the board file).
+
+    The board ELF (memory_map "board", io "uart") starts on the internal
+    oscillator, runs the PLL from it to `sysclk_hz`, sets the flash wait states
+    and voltage scaling for that clock, and prints over the ST-LINK virtual COM
+    port's UART. If a step does not complete (a PLL that never locks, a
+    simulator with no clock model) it stays on `reset_hz` and prints that clock
+    instead, so the reported clock is always the one the part ran at.
+    """
+
+    family: str  # one of FAMILIES: which clock-tree sequence the template uses
+    reference: str  # reference manual and board user manual the values come from
+    hsi_hz: int  # the internal oscillator feeding the PLL
+    reset_hz: int  # SYSCLK after reset (and when the PLL set-up does not complete)
+    pll_m: int
+    pll_n: int
+    pll_div: int  # the output that drives SYSCLK (P on F4/F7/H7, R on L4+/U5)
+    pll_q: int
+    flash_latency: int  # wait states at sysclk_hz
+    apb1_div: int
+    apb2_div: int
+    uart_name: str  # e.g. LPUART1: the ST-LINK virtual COM port's UART
+    uart_kind: str  # stm32-usart-v1 or stm32-usart-v2 register layout
+    uart_base: int
+    uart_bus: str  # "apb1" or "apb2": whose clock the UART's kernel clock is at reset selection
+    uart_enable: Enable
+    lpuart: bool  # LPUART: BRR = 256 * f / baud
+    port: str  # GPIO port letter of the TX/RX pins
+    port_base: int
+    port_enable: Enable
+    tx_pin: int
+    rx_pin: int
+    af: int  # alternate function number of both pins
+    baud: int
+    caches: bool  # Cortex-M7: enable the L1 instruction and data caches; U5: the ICACHE
+
+    @property
+    def sysclk_hz(self) -> int:
+        """The clock the firmware sets: hsi_hz / pll_m * pll_n / pll_div."""
+        return self.hsi_hz * self.pll_n // (self.pll_m * self.pll_div)
+
+    def uart_clock_hz(self, pll: bool = True) -> int:
+        """The UART's kernel clock: its APB clock at sysclk_hz, or reset_hz (bus prescalers 1) without the PLL."""
+        if not pll:
+            return self.reset_hz
+        return self.sysclk_hz // (self.apb1_div if self.uart_bus == "apb1" else self.apb2_div)
+
+    def brr(self, kernel_hz: int) -> int:
+        """BRR for `baud` at a kernel clock, rounded to nearest (16x oversampling; LPUART 256 * f / baud)."""
+        scale = 256 if self.lpuart else 1
+        return (scale * kernel_hz + self.baud // 2) // self.baud
 
 
 @dataclass(frozen=True)
@@ -112,6 +186,7 @@ class Board:
     renode_uart: Uart | None
     path: Path = field(compare=False)
     power: Power | None = None  # [power]: electrical data for time/energy estimates; None when the file has none
+    hardware: Hardware | None = None  # [hardware]: clock and UART set-up of the real part; None: none written
 
     def time_ms(self, cycles):
         """Milliseconds at the board's clock for a number (or array) of cycles."""
@@ -232,6 +307,71 @@ class _Reader:
             raise t.fail("source", "is empty; name the datasheet and table the figures come from")
         return Power(source=source, **values)
 
+    def enable(self, key: str) -> Enable:
+        t = self.table(key)
+        offset, bit = t.get("offset", int), t.get("bit", int)
+        if not (0 <= offset < 0x400 and offset % 4 == 0):
+            raise t.fail("offset", f"0x{offset:X} is not a word offset inside the RCC block (0..0x3FC)")
+        if not 0 <= bit < 32:
+            raise t.fail("bit", f"{bit} is not a bit of a 32-bit register")
+        return Enable(offset, bit)
+
+    def hardware(self, key: str, clock_hz: int) -> Hardware | None:
+        t = self.table(key, required=False)
+        if t is None:
+            return None
+        family = t.get("family", str)
+        if family not in FAMILIES:
+            raise t.fail("family", f"'{family}' is not one of {', '.join(FAMILIES)}")
+        pll = t.table("pll")
+        uart = t.table("uart")
+        pins = t.table("pins")
+        kind = uart.get("kind", str)
+        if kind not in UART_KINDS[1:]:
+            raise uart.fail("kind", f"'{kind}' is not one of {', '.join(UART_KINDS[1:])}")
+        bus = uart.get("bus", str)
+        if bus not in ("apb1", "apb2"):
+            raise uart.fail("bus", f"'{bus}' is not apb1 or apb2")
+        port = pins.get("port", str)
+        if len(port) != 1 or not "A" <= port <= "K":
+            raise pins.fail("port", f"'{port}' is not a GPIO port letter A..K")
+        for name in ("apb1_div", "apb2_div"):
+            if t.get(name, int) not in APB_DIVIDERS:
+                raise t.fail(name, f"must be one of {', '.join(map(str, APB_DIVIDERS))}")
+        hw = Hardware(
+            family=family, reference=t.get("reference", str), hsi_hz=t.get("hsi_hz", int),
+            reset_hz=t.get("reset_hz", int), pll_m=pll.get("m", int), pll_n=pll.get("n", int),
+            pll_div=pll.get("div", int), pll_q=pll.get("q", int, 2, required=False),
+            flash_latency=t.get("flash_latency", int), apb1_div=t.get("apb1_div", int), apb2_div=t.get("apb2_div", int),
+            uart_name=uart.get("name", str), uart_kind=kind, uart_base=uart.get("base", int), uart_bus=bus,
+            uart_enable=uart.enable("enable"), lpuart=bool(uart.data.get("lpuart", False)), port=port,
+            port_base=pins.get("base", int), port_enable=pins.enable("enable"), tx_pin=pins.get("tx", int),
+            rx_pin=pins.get("rx", int), af=pins.get("af", int), baud=t.get("baud", int, 115200, required=False),
+            caches=bool(t.data.get("caches", False)),
+        )  # fmt: skip
+        for name in ("hsi_hz", "reset_hz", "baud"):
+            if getattr(hw, name) <= 0:
+                raise t.fail(name, "must be positive")
+        if min(hw.pll_m, hw.pll_n, hw.pll_div, hw.pll_q) <= 0:
+            raise pll.fail("m", "n, div and q must be positive")
+        if hw.sysclk_hz > clock_hz:
+            raise pll.fail("n", f"gives {hw.sysclk_hz:,} Hz (hsi_hz / m * n / div), above the board's clock_hz "
+                                f"{clock_hz:,}")  # fmt: skip
+        for pin in ("tx", "rx"):
+            if not 0 <= pins.get(pin, int) < 16:
+                raise pins.fail(pin, "must be a pin number 0..15")
+        if not 0 <= hw.af < 16:
+            raise pins.fail("af", "must be an alternate function 0..15")
+        if not 0 <= hw.flash_latency < 16:
+            raise t.fail("flash_latency", "must be 0..15 wait states")
+        for pll in (True, False):
+            brr = hw.brr(hw.uart_clock_hz(pll))
+            low, high = (0x300, 1 << 20) if hw.lpuart else (16, 1 << 16)
+            if not low <= brr < high:
+                raise uart.fail("bus", f"gives BRR {brr} at a {hw.uart_clock_hz(pll):,} Hz kernel clock for "
+                                       f"{hw.baud} baud, outside {low}..{high - 1}")  # fmt: skip
+        return hw
+
     def uart(self, key: str) -> Uart | None:
         t = self.table(key, required=False)
         if t is None:
@@ -290,6 +430,7 @@ def _parse(data: dict, path: Path) -> Board:
         renode_uart=renode.uart("uart"),
         path=path,
         power=r.power("power"),
+        hardware=r.hardware("hardware", clock),
     )
     for key in ("stack_bytes", "heap_bytes"):
         if getattr(board, key) < 0:

@@ -10,9 +10,15 @@ a linker script rendered for the board). Compiled with arm-none-eabi-gcc,
 
 Memory maps: `memory_map="qemu"` links for the QEMU machine's map (what
 firmware_sim.qemu runs); `memory_map="board"` links for the real part (what
-Renode or a debugger loads). Either way, flash and RAM use are checked
-against the real part's sizes, so a model that would not fit the board fails
-here with one line naming the region and the overflow in bytes.
+Renode, a debugger or a flash tool loads). Either way, flash and RAM use are
+checked against the real part's sizes, so a model that would not fit the
+board fails here with one line naming the region and the overflow in bytes.
+
+The real-board build (`memory_map="board"`, `io="uart"`, a board file with a
+[hardware] table) adds tx_board.c (clock tree, UART pins and baud rate, DWT
+cycle counter, rendered from the table) and replaces the empty stage markers
+with tx_markers_dwt.c, which prints the cycles of every stage and inference
+(firmware_sim.board_log reads them). `write_images` writes its .bin and .hex.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import numpy as np
 
 from ..codegen import __version__
 from ..codegen.emitter import template_env
-from ..codegen.boards import Board, load_board
+from ..codegen.boards import FAMILIES, Board, Uart, load_board
 from ..codegen.errors import TinyexitError
 from ..codegen.manifest import load_manifest
 from ..codegen.paths import TEMPLATES_DIR
@@ -110,8 +116,31 @@ def render_linker_script(board: Board, memory_map: str, dest: Path) -> Path:
     return dest
 
 
-def firmware_sources(work: Path, board: Board, io: str, uart=None, inputs: bytes | None = None) -> list[Path]:
-    """Copy or render the firmware glue into `work`; returns the C files."""
+def apb_code(divider: int) -> int:
+    """An STM32 APB prescaler field (3 bits) for a divider: 1 -> 0, 2 -> 4, 4 -> 5, 8 -> 6, 16 -> 7."""
+    return 0 if divider == 1 else 3 + divider.bit_length() - 1
+
+
+def board_sources(work: Path, board: Board) -> list[Path]:
+    """The real part's set-up (tx_board.c from [hardware]) and the cycle-counting markers; returns the C files."""
+    hw = board.hardware
+    text = template_env().get_template("firmware/tx_board.c.j2").render(
+        version=__version__, board=board, hw=hw, family_rm=FAMILIES[hw.family], apb_code=apb_code
+    )
+    (work / "tx_board.c").write_text(text)
+    shutil.copyfile(FIRMWARE_DIR / "tx_board.h", work / "tx_board.h")
+    shutil.copyfile(FIRMWARE_DIR / "tx_markers_dwt.c", work / "tx_markers_dwt.c")
+    return [work / "tx_board.c", work / "tx_markers_dwt.c"]
+
+
+def real_board(board: Board, memory_map: str, io: str) -> bool:
+    """Whether a build is the real-board firmware: part's map, UART I/O, and a [hardware] table."""
+    return memory_map == "board" and io == "uart" and board.hardware is not None
+
+
+def firmware_sources(work: Path, board: Board, io: str, uart=None, inputs: bytes | None = None,
+                     board_init: bool = False) -> list[Path]:
+    """Copy or render the firmware glue into `work`; returns the C files (with board_init, tx_board.c too)."""
     shutil.copyfile(FIRMWARE_DIR / "tx_io.h", work / "tx_io.h")
     shutil.copyfile(FIRMWARE_DIR / "tx_startup.c", work / "tx_startup.c")
     files = [work / "tx_startup.c"]
@@ -122,10 +151,13 @@ def firmware_sources(work: Path, board: Board, io: str, uart=None, inputs: bytes
         if uart is None:
             raise TinyexitError(f"board {board.name} names no UART for this target; add a uart table to its file")
         env = template_env()
-        (work / "tx_io_uart.c").write_text(env.get_template("firmware/tx_io_uart.c.j2").render(uart=uart))
+        (work / "tx_io_uart.c").write_text(env.get_template("firmware/tx_io_uart.c.j2").render(uart=uart,
+                                                                                               board_init=board_init))
         data = np.frombuffer(inputs or b"", dtype=np.uint8)
         (work / "tx_inputs.c").write_text(env.get_template("firmware/tx_inputs.c.j2").render(data=data))
         files += [work / "tx_io_uart.c", work / "tx_inputs.c"]
+        if board_init:
+            files += board_sources(work, board)
     else:
         raise ValueError(f"io must be 'semihost' or 'uart', not {io!r}")
     return files
@@ -172,9 +204,14 @@ def build_firmware(
     work.mkdir(parents=True)
 
     uart = board.qemu_uart if memory_map == "qemu" else board.renode_uart
+    on_board = real_board(board, memory_map, io)
+    if on_board:
+        uart = Uart(kind=board.hardware.uart_kind, base=board.hardware.uart_base, name=board.hardware.uart_name.lower())
     data = input_bytes(inputs, manifest) if inputs is not None else None
     harness = harness(work) if harness is not None else write_harness(lib_dir, work)
-    glue = firmware_sources(work, board, io, uart, data)
+    if on_board:  # tx_markers_dwt.c takes the empty markers' place
+        harness = [f for f in harness if f.name != "tx_markers.c"]
+    glue = firmware_sources(work, board, io, uart, data, board_init=on_board)
     script = render_linker_script(board, memory_map, work / "linker.ld")
     sources = [lib_dir / s for s in manifest["sources"]] + harness + glue
 
@@ -283,6 +320,26 @@ def check_fit(result: BuildResult, prefix: str, optimize: str = "speed") -> None
             f"(needs {result.ram_used:,} of {result.ram_limit:,}, including {b.stack_bytes:,} stack and "
             f"{b.heap_bytes:,} heap); use a board with more RAM or a smaller model"
         )
+
+
+def write_images(elf: Path) -> tuple[Path, Path]:
+    """<elf>.bin (raw flash image from the first loaded address) and <elf>.hex (Intel HEX), with objcopy."""
+    objcopy = tool("arm-none-eabi-objcopy")
+    images = (elf.with_suffix(".bin"), elf.with_suffix(".hex"))
+    for image, fmt in zip(images, ("binary", "ihex")):
+        proc = subprocess.run([objcopy, "-O", fmt, str(elf), str(image)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise TinyexitError(f"{elf.name}: arm-none-eabi-objcopy -O {fmt} failed: {_first_error(proc.stderr)}")
+    return images
+
+
+def flash_commands(images: tuple[Path, Path], board: Board) -> list[str]:
+    """How to flash the board image: st-flash (stlink tools) with the .bin, STM32CubeProgrammer with the .hex."""
+    binary, intel_hex = images
+    return [
+        f"st-flash --reset write {binary} 0x{board.flash.origin:08x}",
+        f"STM32_Programmer_CLI -c port=SWD -w {intel_hex} -v -rst",
+    ]
 
 
 def section_sizes(elf: Path) -> dict[str, int]:

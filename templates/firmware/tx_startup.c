@@ -17,8 +17,12 @@ extern int main(void);
 void Reset_Handler(void);
 void tx_fault_entry(void);
 
-/* Words 1..15 of the table: reset, then every system exception. */
+/* Words 1..15 of the table: reset, then every system exception; then 32
+ * interrupts, all to the fault handler (spelled out: ISO C has no range
+ * initialiser). */
 #define TX_NUM_IRQS 32
+#define TX_IRQ4 tx_fault_entry, tx_fault_entry, tx_fault_entry, tx_fault_entry
+#define TX_IRQ32 TX_IRQ4, TX_IRQ4, TX_IRQ4, TX_IRQ4, TX_IRQ4, TX_IRQ4, TX_IRQ4, TX_IRQ4
 __attribute__((section(".isr_vector"), used))
 void (*const tx_vector_table[16 + TX_NUM_IRQS])(void) = {
     (void (*)(void))(uintptr_t)&_estack,
@@ -35,7 +39,7 @@ void (*const tx_vector_table[16 + TX_NUM_IRQS])(void) = {
     0,
     tx_fault_entry, /* PendSV */
     tx_fault_entry, /* SysTick */
-    [16 ... 16 + TX_NUM_IRQS - 1] = tx_fault_entry,
+    TX_IRQ32,
 };
 
 void Reset_Handler(void)
