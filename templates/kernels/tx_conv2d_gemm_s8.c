@@ -477,8 +477,12 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
                 const int32_t two = 2 * k + 1 < out_c; /* otherwise channel 2k + 1 is padding */
                 const int32_t b0 = bb[0], b1 = two ? bb[1] : 0;
                 const block_3x2 s = dot_3x2_w8(cols, w, groups, (block_3x2){b0, b0, b0, b1, b1, b1});
-                if (k < whole) {
-                    output_block_mr(s, q, d, out_c, 0, act_min, act_max);
+                if (n == 3 && two && fast) {
+                    output_block_mr(s, q, d, out_c, wide, act_min, act_max);
+                } else if (n == 3 && two) {
+                    tx_output_rs3(s.c00, s.c01, s.c02, q, d, out_c, output_offset, act_min, act_max);
+                    tx_output_rs3(s.c10, s.c11, s.c12, q + TX_RECORD_WORDS, d + 1, out_c, output_offset, act_min,
+                                  act_max);
                 } else {
                     for (int32_t i = 0; i < n; ++i) {
                         for (int32_t j = 0; j < 1 + two; ++j) {
