@@ -136,6 +136,7 @@ def test_every_kernel_compiles_warning_free(core, opt, tmp_path):
 # The int8 GEMM's paths (tx_conv2d_gemm_s8.c conv_w8), each on QEMU against the host build and TFLM:
 # (model, rq_fast, wide = no activation to apply). rq_fast + wide full blocks take pairs_wide (the
 # asm pair loop), the others dot_3x2_w8 + output_block_mr / output_one.
+DEAD_BIAS = [2**30 - 5000, -(2**30), 2**30 - 100, 12345, -777, 2**30 - 2**20, -(2**30) + 3 * 2**18, 2**29]
 W8_PATHS = {
     # groups % 4 == 0 (K = 144), 35 pixels (a last block of 2), 4 channel pairs: pairs_wide.
     "w8_pairs_wide_groups_mod4_0": (lambda: conv_model(seed=21, in_shape=(1, 5, 7, 16), out_c=8), 1, 1),
@@ -143,6 +144,9 @@ W8_PATHS = {
     "w8_pairs_wide_groups_mod4_2_odd": (lambda: conv_model(seed=22, in_shape=(1, 6, 6, 4), out_c=7), 1, 1),
     # an activation to apply (RELU6): output_block_mr.
     "w8_fast_relu6": (lambda: conv_model(seed=23, in_shape=(1, 5, 6, 8), out_c=6, activation="RELU6"), 1, 0),
+    # "dead" channels (bias near +-2^30, right shifts beyond 22) moved onto tx_mr by gemm.step_channel.
+    "w8_step_channels": (lambda: conv_model(seed=25, in_shape=(1, 5, 6, 8), out_c=8, out_scale_factor=45000.0,
+                                            bias_values=DEAD_BIAS), 1, 1),
     # a left shift (multiplier above one): the 64-bit records, output_one.
     "w8_records_left_shift": (lambda: conv_model(seed=24, in_shape=(1, 4, 5, 8), kernel=(1, 1), out_c=6,
                                                  out_scale_factor=0.0015), 0, 1),
