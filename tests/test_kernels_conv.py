@@ -113,7 +113,7 @@ def assert_layout(call, optimize: str) -> None:
         assert call.arrays["mult"].ctype == "int32_t" and call.arrays["shift"].ctype == "int8_t"
         if call.kernel == "conv2d_gemm_s8":  # the 3 pixel x 2 channel blocks: three columns + records
             col_words, in_c = call.params["col_words"], call.params["in_c"]
-            assert call.scratch == 12 * col_words + (4 if in_c % 4 else 2) * col_words + 24 * out_c
+            assert call.scratch == 12 * col_words + (2 * col_words if in_c % 4 else 0) + 24 * out_c
     else:
         assert "w8" not in call.params and "mult" not in call.arrays
         assert call.arrays["weights"].values.size == pairs * 2 * (-(-k // 8) * 8) // 2  # two bytes per weight

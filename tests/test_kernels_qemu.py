@@ -144,10 +144,8 @@ W8_PATHS = {
     "w8_pairs_wide_groups_mod4_2_odd": (lambda: conv_model(seed=22, in_shape=(1, 6, 6, 4), out_c=7), 1, 1),
     # an activation to apply (RELU6): output_block_mr.
     "w8_fast_relu6": (lambda: conv_model(seed=23, in_shape=(1, 5, 6, 8), out_c=6, activation="RELU6"), 1, 0),
-    # in_c % 4 != 0, rows with whole groups and a tail (6 * 3 = 16 + 2): gemm.row_order, window inside
-    # (rows widened from the input) and at the edges (gathered).
-    "w8_row_order_c6": (lambda: conv_model(seed=26, in_shape=(1, 7, 7, 6), out_c=6), 1, 1),
-    # in_c = 1, rows of 3 bytes (no whole group): the natural order, every window gathered.
+    # in_c % 4 != 0 (the T-RecX models' first layers): every window gathered, then widened.
+    "w8_gather_c6": (lambda: conv_model(seed=26, in_shape=(1, 7, 7, 6), out_c=6), 1, 1),
     "w8_gather_c1": (lambda: conv_model(seed=27, in_shape=(1, 8, 8, 1), out_c=8), 1, 1),
     # "dead" channels (bias near +-2^30, right shifts beyond 22) moved onto tx_mr by gemm.step_channel.
     "w8_step_channels": (lambda: conv_model(seed=25, in_shape=(1, 5, 6, 8), out_c=8, out_scale_factor=45000.0,

@@ -26,7 +26,7 @@ from ..ir import Graph, Op, Tensor
 from ..quant import activation_range, quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import constant, int8_activation, op_error
-from .gemm import (channel_pair_words, fast_requant, gemm_fast_requant, packed_channel_words, row_order, padded_length, pixelwise_inplace_offset,
+from .gemm import (channel_pair_words, fast_requant, gemm_fast_requant, packed_channel_words, padded_length, pixelwise_inplace_offset,
                    requant_records)
 from .windowing import window
 
@@ -211,7 +211,7 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
     col_words = padded_length(k) // 2
     stride_h, stride_w = op.options["stride"]
     dil_h, dil_w = op.options["dilation"]
-    rows = weights.data.reshape(out_c, k)[:, row_order(k_h, k_w * in_c)]  # the kernel's column order
+    rows = weights.data.reshape(out_c, k)
     requant, fast, bias = gemm_requant(requant, bias, k, out.quant.zero_point, act_min, act_max)
     # One output pixel per input pixel, in the same order: the output may overwrite read input.
     pointwise = (k_h, k_w, stride_h, stride_w, geometry.pad_top, geometry.pad_left) == (1, 1, 1, 1, 0, 0) and (
@@ -256,13 +256,12 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
 
 
 def gemm_scratch(col_words: int, in_c: int, w8_out_c: int | None = None) -> int:
-    """Scratch bytes of tx_conv2d_gemm_s8 (TX_CONV2D_GEMM_S8_GATHER): a byte row of a column's length
-    (the raw window at the input's edges), another when in_c % 4 (the rows' tails in gemm.row_order), plus
+    """Scratch bytes of tx_conv2d_gemm_s8: a byte gather row when in_c % 4, plus
 
     - int16 weights (w8_out_c None), TX_CONV2D_GEMM_S8_SCRATCH: two columns of pair words;
     - int8 weights, TX_CONV2D_GEMM_S8_W8_SCRATCH: three columns and w8_out_c 24-byte records.
     """
-    gather = (4 if in_c % 4 else 2) * col_words
+    gather = 2 * col_words if in_c % 4 else 0
     if w8_out_c is None:
         return 8 * col_words + gather
     return 12 * col_words + gather + 24 * w8_out_c

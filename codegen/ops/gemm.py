@@ -40,18 +40,6 @@ def pair_words(rows: np.ndarray, multiple: int = ROW_MULTIPLE) -> np.ndarray:
     return ((lo & 0xFFFF) | (hi << 16)).astype(np.int32)  # hi * 2^16 + lo fits int32 for int16 hi
 
 
-def row_order(k_h: int, row_bytes: int) -> np.ndarray:
-    """The order of a convolution column's elements in tx_conv2d_gemm_s8 (indices into the natural
-    [k_h][k_w * in_c] order): each kernel row's whole groups of 4 (main = row_bytes rounded down to
-    4), row by row, then the other row_bytes - main elements of every row, row by row. The kernel
-    widens the main groups straight from the input rows and gathers only the tails; with no main
-    groups or no tail (any in_c % 4 == 0, or k_h == 1) this is the natural order.
-    """
-    main = row_bytes & ~3
-    rows = np.arange(k_h * row_bytes).reshape(k_h, row_bytes)
-    return np.concatenate([rows[:, :main].reshape(-1), rows[:, main:].reshape(-1)])
-
-
 def unpack_pair_words(words: np.ndarray, k: int) -> np.ndarray:
     """Inverse of pair_words (for tests): int32 words [R][W] -> int8 rows [R][k]."""
     w = words.astype(np.int64)

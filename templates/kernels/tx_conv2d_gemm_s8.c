@@ -62,16 +62,9 @@ static inline void fill_bytes(int8_t *dst, uint32_t splat, int32_t n)
     }
 }
 
-/* GCC: keep one copy of a function called from several places (flash). */
-#if defined(__GNUC__)
-#define TX_GEMM_NOINLINE __attribute__((noinline))
-#else
-#define TX_GEMM_NOINLINE
-#endif
-
 /* tx_widen4_s8 into a column; with three columns interleaved (step 6 words, the w8 kernel) on
  * DSP cores a loop of 8 instructions per group (the store steps its pointer: STRD post-indexed). */
-TX_GEMM_NOINLINE static void widen_groups(int32_t *dst, int32_t step, const int8_t *src, int32_t groups, int32_t offset)
+static inline void widen_groups(int32_t *dst, int32_t step, const int8_t *src, int32_t groups, int32_t offset)
 {
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
     if (step == 6 && groups > 0) {
@@ -105,76 +98,66 @@ typedef struct {
     int32_t step; /* words from one group of a column to the next: 2 per column interleaved */
 } column_geometry;
 
-/* The raw bytes of the window at (iy0, ix0) in natural order, k_h rows of k_w * in_c, into gather,
- * padding taps and the column's zero-filled end as the zero point (which widens to 0). */
-static void gather_window(const column_geometry g, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *gather,
-                          uint32_t zero_points)
-{
-    int8_t *dst = gather;
-    for (int32_t ky = 0; ky < g.k_h; ++ky) {
-        const int32_t iy = iy0 + ky * g.dil_h;
-        for (int32_t kx = 0; kx < g.k_w; ++kx) {
-            const int32_t ix = ix0 + kx * g.dil_w;
-            if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
-                fill_bytes(dst, zero_points, g.in_c);
-            } else {
-                copy_bytes(dst, in_b + (iy * g.in_w + ix) * g.in_c, g.in_c);
-            }
-            dst += g.in_c;
-        }
-    }
-    fill_bytes(dst, zero_points, (int32_t)(gather + 4 * g.groups - dst)); /* the tail: < 8 bytes */
-}
-
 /* Build the column of output pixel (y, x) of one batch; col points at its first word. */
 static void build_column(const column_geometry g, const int8_t *in_b, int32_t y, int32_t x, int32_t *col,
                          int8_t *gather)
 {
     const int32_t iy0 = y * g.stride_h - g.pad_top;
     const int32_t ix0 = x * g.stride_w - g.pad_left;
-    /* A kernel row is row_bytes = k_w * in_c bytes: main = its whole groups of 4, tail = the rest. */
-    const int32_t row_bytes = g.k_w * g.in_c, main = row_bytes & ~3, tail = row_bytes - main;
-    const int32_t inside = g.dil_w == 1 && g.dil_h == 1 && iy0 >= 0 && ix0 >= 0 && iy0 + g.k_h <= g.in_h &&
-                           ix0 + g.k_w <= g.in_w;
-    const uint32_t zero_points = 0x01010101u * (uint8_t)(-g.input_offset); /* the zero point, 4 times */
-    if (inside && tail == 0) {
-        /* The usual case: the window is inside the input, k_h rows of row_bytes contiguous bytes. */
-        const int32_t row_groups = main / 4, in_row = g.in_w * g.in_c;
+    if (g.in_c % 4 == 0 && g.dil_w == 1 && g.dil_h == 1 && iy0 >= 0 && ix0 >= 0 && iy0 + g.k_h <= g.in_h &&
+        ix0 + g.k_w <= g.in_w) {
+        /* The usual case: the window is inside the input, k_h rows of k_w * in_c contiguous bytes. */
+        const int32_t row_groups = g.k_w * g.in_c / 4, row_bytes = g.in_w * g.in_c;
         const int8_t *src = in_b + (iy0 * g.in_w + ix0) * g.in_c;
         int32_t *dst = col;
         for (int32_t ky = 0; ky < g.k_h; ++ky) {
             widen_groups(dst, g.step, src, row_groups, g.input_offset);
             dst += row_groups * g.step;
-            src += in_row;
+            src += row_bytes;
         }
         zero_groups(dst, g.groups - g.k_h * row_groups, g.step);
-    } else if (main > 0 && tail > 0) {
-        /* Row order (gemm.py row_order): each row's main groups, then all the rows' tails. The rows
-         * come from the input (window inside) or from the raw bytes gathered as below. */
-        const int8_t *rows = in_b + (iy0 * g.in_w + ix0) * g.in_c;
-        int32_t stride = g.in_w * g.in_c;
-        if (!inside) {
-            gather_window(g, in_b, iy0, ix0, gather, zero_points);
-            rows = gather;
-            stride = row_bytes;
-        }
-        int8_t *const tails = gather + 4 * g.groups, *t = tails;
-        const int32_t main_groups = main / 4, tail_groups = g.groups - g.k_h * main_groups;
+    } else if (g.in_c % 4 == 0) {
+        /* Every tap is whole groups of 4: widen straight from the input. */
+        const int32_t tap_groups = g.in_c / 4;
         int32_t *dst = col;
         for (int32_t ky = 0; ky < g.k_h; ++ky) {
-            widen_groups(dst, g.step, rows, main_groups, g.input_offset);
-            dst += main_groups * g.step;
-            for (int32_t j = 0; j < tail; ++j) {
-                *t++ = rows[main + j];
+            const int32_t iy = iy0 + ky * g.dil_h;
+            for (int32_t kx = 0; kx < g.k_w; ++kx) {
+                const int32_t ix = ix0 + kx * g.dil_w;
+                if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
+                    zero_groups(dst, tap_groups, g.step); /* padding: (zero point + offset) = 0 */
+                } else {
+                    widen_groups(dst, g.step, in_b + (iy * g.in_w + ix) * g.in_c, tap_groups,
+                                 g.input_offset);
+                }
+                dst += tap_groups * g.step;
             }
-            rows += stride;
         }
-        fill_bytes(t, zero_points, (int32_t)(tails + 4 * tail_groups - t));
-        widen_groups(dst, g.step, tails, tail_groups, g.input_offset);
+        zero_groups(dst, g.groups - g.k_h * g.k_w * tap_groups, g.step);
     } else {
-        /* Gather the raw bytes (padding = the zero point, which widens to 0), then widen: row order
-         * is the natural one when the rows have no main groups or no tail (in_c % 4 == 0). */
-        gather_window(g, in_b, iy0, ix0, gather, zero_points);
+        /* Gather the raw bytes (padding = the zero point, which widens to 0), then widen. */
+        const uint32_t zero_points = 0x01010101u * (uint8_t)(-g.input_offset); /* the zero point, 4 times */
+        int8_t *dst = gather;
+        const int32_t row_inside = g.dil_w == 1 && ix0 >= 0 && ix0 + g.k_w <= g.in_w;
+        const int32_t row_bytes = g.k_w * g.in_c;
+        for (int32_t ky = 0; ky < g.k_h; ++ky) {
+            const int32_t iy = iy0 + ky * g.dil_h;
+            if (row_inside && iy >= 0 && iy < g.in_h) { /* the kernel row's bytes are contiguous */
+                copy_bytes(dst, in_b + (iy * g.in_w + ix0) * g.in_c, row_bytes);
+                dst += row_bytes;
+                continue;
+            }
+            for (int32_t kx = 0; kx < g.k_w; ++kx) {
+                const int32_t ix = ix0 + kx * g.dil_w;
+                if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
+                    fill_bytes(dst, zero_points, g.in_c);
+                } else {
+                    copy_bytes(dst, in_b + (iy * g.in_w + ix) * g.in_c, g.in_c);
+                }
+                dst += g.in_c;
+            }
+        }
+        fill_bytes(dst, zero_points, (int32_t)(gather + 4 * g.groups - dst)); /* the tail: < 8 bytes */
         widen_groups(col, g.step, gather, g.groups, g.input_offset);
     }
 }
@@ -277,7 +260,7 @@ static inline block_3x2 dot_3x2_w8(const int32_t *a, const int32_t *w, int32_t g
     /* GROUP: 1 LDRD of two weight words, 4 SXTB16, 3 LDRD of activations, 12 SMLAD: 20
      * instructions for 24 MACs. 14 registers (6 sums, 4 widened weights, 2 activation words,
      * 2 pointers), so the loop's end is read from memory: 3 instructions per pass of 2 groups
-     * (48 MACs; the blocks that pairs_wide leaves, so the shorter code). Without optimisation r7 is the frame pointer and 13 registers are left: the C loop below. */
+     * (48 MACs: the blocks pairs_wide leaves, so the shorter code). Without optimisation r7 is the frame pointer and 13 registers are left: the C loop below. */
     int32_t c00 = s.c00, c01 = s.c01, c02 = s.c02, c10 = s.c10, c11 = s.c11, c12 = s.c12;
     int32_t x0, x1, u0, u1, e0, e1;
     const int32_t *const end = a + groups * W8_WORDS_PER_GROUP;

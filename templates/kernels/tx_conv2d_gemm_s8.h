@@ -59,15 +59,13 @@ typedef struct {
                                  (tx_mr in tx_common.h); 0: 64-bit records (tx_output_rs)   */
 } tx_conv2d_gemm_s8_params;
 
-/* Bytes of scratch the kernel needs: two columns, plus a byte per column element
- * to gather the window at the input's edges, and when in_c is not a multiple of 4
- * another for the rows' tails in row order (see tx_conv2d_gemm_s8.c). */
-#define TX_CONV2D_GEMM_S8_GATHER(col_words, in_c) (((in_c) % 4 ? 4 : 2) * (col_words))
-#define TX_CONV2D_GEMM_S8_SCRATCH(col_words, in_c) (8 * (col_words) + TX_CONV2D_GEMM_S8_GATHER(col_words, in_c))
-/* With w8 (three pixels per block): three columns, the gather rows, then the out_c
+/* Bytes of scratch the kernel needs: two columns, plus one byte per column
+ * element to gather taps when in_c is not a multiple of 4. */
+#define TX_CONV2D_GEMM_S8_SCRATCH(col_words, in_c) (8 * (col_words) + ((in_c) % 4 ? 2 * (col_words) : 0))
+/* With w8 (three pixels per block): three columns, the gather row, then the out_c
  * requantization records derived from mult/shift (24 bytes each). */
 #define TX_CONV2D_GEMM_S8_W8_SCRATCH(col_words, in_c, out_c) \
-    (12 * (col_words) + TX_CONV2D_GEMM_S8_GATHER(col_words, in_c) + 24 * (out_c))
+    (12 * (col_words) + ((in_c) % 4 ? 2 * (col_words) : 0) + 24 * (out_c))
 
 /* in: [batches][in_h][in_w][in_c]; out: [batches][out_h][out_w][out_c];
  * scratch: TX_CONV2D_GEMM_S8_SCRATCH bytes (TX_CONV2D_GEMM_S8_W8_SCRATCH with w8), 4-byte aligned,
