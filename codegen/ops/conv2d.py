@@ -26,8 +26,8 @@ from ..ir import Graph, Op, Tensor
 from ..quant import activation_range, quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import constant, int8_activation, op_error
-from .gemm import (channel_pair_words, fast_requant, gemm_fast_requant, packed_channel_words, padded_length, pixelwise_inplace_offset,
-                   requant_records)
+from .gemm import (channel_pair_words, fast_requant, gemm_fast_requant, packed_channel_words, padded_length,
+                   pixelwise_inplace_offset, requant_records)
 from .windowing import window
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")

@@ -260,7 +260,8 @@ static inline block_3x2 dot_3x2_w8(const int32_t *a, const int32_t *w, int32_t g
     /* GROUP: 1 LDRD of two weight words, 4 SXTB16, 3 LDRD of activations, 12 SMLAD: 20
      * instructions for 24 MACs. 14 registers (6 sums, 4 widened weights, 2 activation words,
      * 2 pointers), so the loop's end is read from memory: 3 instructions per pass of 2 groups
-     * (48 MACs: the blocks pairs_wide leaves, so the shorter code). Without optimisation r7 is the frame pointer and 13 registers are left: the C loop below. */
+     * (48 MACs: the blocks pairs_wide leaves, so the shorter code). Without optimisation r7 is
+     * the frame pointer and 13 registers are left: the C loop below. */
     int32_t c00 = s.c00, c01 = s.c01, c02 = s.c02, c10 = s.c10, c11 = s.c11, c12 = s.c12;
     int32_t x0, x1, u0, u1, e0, e1;
     const int32_t *const end = a + groups * W8_WORDS_PER_GROUP;
