@@ -29,7 +29,8 @@ def _weights(rng, shape, channels, axis, per_channel):
 
 def conv_model(seed, in_shape=(1, 7, 9, 5), out_c=4, kernel=(3, 3), padding="SAME", stride=(1, 1),
                dilation=(1, 1), activation="NONE", per_channel=True, bias=True, groups=1,
-               out_scale_factor=1.0, in_zp=None) -> bytes:
+               out_scale_factor=1.0, in_zp=None, bias_values=None) -> bytes:
+    """bias_values: int32 biases to use instead of random ones."""
     rng = np.random.default_rng(seed)
     n, h, w, c = in_shape
     fic = c // groups
@@ -40,6 +41,7 @@ def conv_model(seed, in_shape=(1, 7, 9, 5), out_c=4, kernel=(3, 3), padding="SAM
     inputs = [TensorSpec(in_shape, scale=in_scale, zero_point=in_zp), w_spec]
     if bias:
         b = rng.integers(-20000, 20000, size=out_c).astype(np.int32)
+        b = b if bias_values is None else np.asarray(bias_values, dtype=np.int32)
         inputs.append(TensorSpec((out_c,), dtype="int32", scale=list(in_scale * w_scales),
                                  zero_point=[0] * out_c, data=b))
     terms = kernel[0] * kernel[1] * fic

@@ -51,6 +51,10 @@ CONV_CASES = {
     "pointwise_s2_c16": dict(in_shape=(1, 9, 6, 16), kernel=(1, 1), stride=(2, 2), padding="VALID", out_c=6),
     "same_3x3_c4_zp_min": dict(in_shape=(1, 6, 5, 4), out_c=3, in_zp=-128),
     "same_3x3_c12_s2": dict(in_shape=(1, 7, 7, 12), out_c=10, stride=(2, 2), activation="RELU6"),
+    # "Dead" channels: bias near +-2^30 and right shifts beyond 22 (gemm.step_channel, int8 path).
+    "dead_channels": dict(in_shape=(1, 5, 6, 8), out_c=8, out_scale_factor=45000.0,
+                          bias_values=[2**30 - 5000, -(2**30), 2**30 - 100, 12345, -777, 2**30 - 2**20,
+                                       -(2**30) + 3 * 2**18, 2**29]),
 }
 
 # The variant prepare picks for each case (tinyexit kernel name): the reference kernel for grouped
@@ -307,6 +311,50 @@ def test_fast_requantization_choice():
     # ... and not otherwise; nor an accumulator that 2 * acc could overflow.
     assert gemm.fast_requant(np.array([2**30]), np.array([-23]), np.array([2**23])) is None
     assert gemm.fast_requant(np.array([2**30]), np.array([-3]), np.array([2**30])) is None
+
+
+def test_step_channels_equal_tflm():
+    """gemm.step_channel: a channel whose TFLM output takes one or two values over bias +- terms gets
+    a bias, multiplier and shift for tx_mr that give the same output on every accumulator (checked at
+    both ends, around the step and at random points); three or more values: None."""
+    rng = np.random.default_rng(17)
+    kinds = {"one value": 0, "two values": 0, "none": 0}
+    for _ in range(400):
+        m, sh, z = int(rng.integers(2**30, 2**31)), -int(rng.integers(23, 32)), int(rng.integers(-128, 128))
+        terms = int(rng.choice([9, 64, 128, 256, 1152])) * conv2d.MAX_TERM
+        b = int(rng.choice([-1, 1])) * (2**30 - int(rng.integers(0, 2**22)))
+        lo, hi = (-128, 127) if rng.random() < 0.7 else (z, 127)
+        ends = {gemm.tflm_output(b - terms, m, sh, z, lo, hi), gemm.tflm_output(b + terms, m, sh, z, lo, hi)}
+        step = gemm.step_channel(b, m, sh, terms, z, lo, hi)
+        if step is None:
+            kinds["none"] += 1
+            continue
+        kinds["one value" if len(ends) == 1 else "two values"] += 1
+        b2, m2, s2 = step
+        assert -22 <= s2 <= -1 and (m2 == 0 or abs(b2) + terms < 2**30)  # multiplier 0: acc unused
+        accs = np.concatenate([np.arange(b - terms, b - terms + 40), np.arange(b + terms - 40, b + terms + 1),
+                               rng.integers(b - terms, b + terms + 1, size=3000)])
+        if len(ends) == 2:  # around the step
+            t = next(a for a in range(b - terms, b + terms + 1, max(1, terms // 4096))
+                     if gemm.tflm_output(a, m, sh, z, lo, hi) == max(ends))
+            accs = np.concatenate([accs, np.arange(t - 5000, t + 1)])
+        accs = accs[(accs >= b - terms) & (accs <= b + terms)]
+        for a in accs.tolist():
+            assert gemm.fast_output(a - b + b2, m2, -s2, z, lo, hi) == gemm.tflm_output(a, m, sh, z, lo, hi)
+    assert kinds["one value"] > 50 and kinds["two values"] > 20 and kinds["none"] > 0, kinds
+    assert gemm.step_channel(2**30, 0, 0, 64 * conv2d.MAX_TERM, -128, -128, 127) == (2**30, 0, -1)
+
+
+def test_dead_channels_take_the_fast_requantization():
+    """The dead_channels case: every channel on tx_mr (rq_fast), the dead ones with a moved bias."""
+    graph = parse_model(conv_model(seed=len("dead_channels"), **CONV_CASES["dead_channels"]))
+    (size,) = conv2d.prepare(graph, graph.ops[0], optimize="size")
+    (speed,) = conv2d.prepare(graph, graph.ops[0], optimize="speed")
+    assert size.params["rq_fast"] == 1 and np.all(size.arrays["shift"].values >= -22)
+    original = CONV_CASES["dead_channels"]["bias_values"]
+    moved = size.arrays["bias"].values != np.array(original)
+    assert moved[[0, 1, 2, 5]].all() and not moved[[3, 4]].any()
+    assert list(speed.arrays["bias"].values) == original
 
 
 def test_fast_requantization_choice_depthwise():

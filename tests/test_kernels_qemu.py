@@ -131,3 +131,45 @@ def test_every_kernel_compiles_warning_free(core, opt, tmp_path):
            f"-I{TEMPLATES_DIR / 'kernels'}", "-c", *sources]
     result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[:2000]
+
+
+# The int8 GEMM's paths (tx_conv2d_gemm_s8.c conv_w8), each on QEMU against the host build and TFLM:
+# (model, rq_fast, wide = no activation to apply). rq_fast + wide full blocks take pairs_wide (the
+# asm pair loop), the others dot_3x2_w8 + output_block_mr / output_one.
+DEAD_BIAS = [2**30 - 5000, -(2**30), 2**30 - 100, 12345, -777, 2**30 - 2**20, -(2**30) + 3 * 2**18, 2**29]
+W8_PATHS = {
+    # groups % 4 == 0 (K = 144), 35 pixels (a last block of 2), 4 channel pairs: pairs_wide.
+    "w8_pairs_wide_groups_mod4_0": (lambda: conv_model(seed=21, in_shape=(1, 5, 7, 16), out_c=8), 1, 1),
+    # groups % 4 == 2 (K = 36 -> 40), odd out_c: pairs_wide, then output_one for the last channel.
+    "w8_pairs_wide_groups_mod4_2_odd": (lambda: conv_model(seed=22, in_shape=(1, 6, 6, 4), out_c=7), 1, 1),
+    # an activation to apply (RELU6): output_block_mr.
+    "w8_fast_relu6": (lambda: conv_model(seed=23, in_shape=(1, 5, 6, 8), out_c=6, activation="RELU6"), 1, 0),
+    # in_c % 4 != 0 (the T-RecX models' first layers): every window gathered, then widened.
+    "w8_gather_c6": (lambda: conv_model(seed=26, in_shape=(1, 7, 7, 6), out_c=6), 1, 1),
+    "w8_gather_c1": (lambda: conv_model(seed=27, in_shape=(1, 8, 8, 1), out_c=8), 1, 1),
+    # "dead" channels (bias near +-2^30, right shifts beyond 22) moved onto tx_mr by gemm.step_channel.
+    "w8_step_channels": (lambda: conv_model(seed=25, in_shape=(1, 5, 6, 8), out_c=8, out_scale_factor=45000.0,
+                                            bias_values=DEAD_BIAS), 1, 1),
+    # a left shift (multiplier above one): the 64-bit records, output_one.
+    "w8_records_left_shift": (lambda: conv_model(seed=24, in_shape=(1, 4, 5, 8), kernel=(1, 1), out_c=6,
+                                                 out_scale_factor=0.0015), 0, 1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(W8_PATHS))
+def test_int8_gemm_paths_match_host_and_tflm(case, tmp_path):
+    make, fast, wide = W8_PATHS[case]
+    model = make()
+    graph = parse_model(model)
+    (call,) = prepare_op(graph, graph.ops[0], "size")
+    assert call.kernel == "conv2d_gemm_s8" and call.params["w8"] == 1
+    assert call.params.get("rq_fast", 0) == fast
+    assert (call.params["act_min"], call.params["act_max"]) == (-128, 127) if wide else call.params["act_min"] > -128
+    path = tmp_path / f"{case}.tflite"
+    path.write_bytes(model)
+    lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
+    x, sim = _qemu_equals_host(lib, tmp_path, n=3)
+    (reference,) = run_tflm(model, [x], 1)
+    (exit_name,) = [e["name"] for e in load_manifest(lib)["exits"]]
+    assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()
+    assert len(np.unique(reference)) >= 3

@@ -26,8 +26,8 @@ from ..ir import Graph, Op, Tensor
 from ..quant import activation_range, quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import constant, int8_activation, op_error
-from .gemm import (channel_pair_words, fast_requant, packed_channel_words, padded_length, pixelwise_inplace_offset,
-                   requant_records)
+from .gemm import (channel_pair_words, fast_requant, gemm_fast_requant, packed_channel_words, padded_length,
+                   pixelwise_inplace_offset, requant_records)
 from .windowing import window
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
@@ -212,7 +212,7 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
     stride_h, stride_w = op.options["stride"]
     dil_h, dil_w = op.options["dilation"]
     rows = weights.data.reshape(out_c, k)
-    requant, fast = with_fast_requant(requant, max_abs_acc(k, bias))
+    requant, fast, bias = gemm_requant(requant, bias, k, out.quant.zero_point, act_min, act_max)
     # One output pixel per input pixel, in the same order: the output may overwrite read input.
     pointwise = (k_h, k_w, stride_h, stride_w, geometry.pad_top, geometry.pad_left) == (1, 1, 1, 1, 0, 0) and (
         (in_h, in_w) == (out_h, out_w))
@@ -270,6 +270,22 @@ def gemm_scratch(col_words: int, in_c: int, w8_out_c: int | None = None) -> int:
 def w8_param(requant: dict) -> dict:
     """{"w8": 1} for the size layout (compact requantization), nothing for speed (the field defaults to 0)."""
     return {"w8": 1} if "mult" in requant else {}
+
+
+def gemm_requant(requant: dict, bias: np.ndarray, k: int, z: int, act_min: int, act_max: int):
+    """(requant, params, bias) of tx_conv2d_gemm_s8: with_fast_requant, and when that leaves the int8
+    path on 64-bit records, gemm.gemm_fast_requant, which may move a channel's bias (step_channel)."""
+    requant2, fast = with_fast_requant(requant, max_abs_acc(k, bias))
+    if "mult" not in requant or fast:
+        return requant2, fast, bias
+    step = gemm_fast_requant(requant["mult"].values, requant["shift"].values, bias, k * MAX_TERM, z, act_min,
+                             act_max)
+    if step is None:
+        return requant, {}, bias
+    mults, shifts, bias2 = step
+    return ({"mult": ConstArray("int32_t", mults, requant["mult"].comment + ", 2^30 on channels whose output "
+                                "takes at most two values (gemm.step_channel)"),
+             "shift": ConstArray("int8_t", shifts, requant["shift"].comment)}, {"rq_fast": 1}, bias2)
 
 
 def with_fast_requant(requant: dict, bound: np.ndarray) -> tuple[dict, dict]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..fixedpoint import rounding_divide_by_pot, saturating_rounding_doubling_high_mul
+
 # Slot s of a group of 4 holds element GROUP_ORDER[s]: words (k0, k2), (k1, k3).
 GROUP_ORDER = (0, 2, 1, 3)
 ROW_MULTIPLE = 8  # columns are padded to a multiple of 8 elements (the kernels read 2 x 2 words per step)
@@ -152,6 +154,92 @@ def fast_requant(mults: np.ndarray, shifts: np.ndarray, max_abs_acc: np.ndarray)
     m[vanishes] = 0
     sh[m == 0] = -1
     return m.astype(np.int32), sh.astype(np.int8)
+
+
+def tflm_output(acc: int, m: int, shift: int, z: int, lo: int, hi: int) -> int:
+    """TFLM's int8 output of accumulator acc: MultiplyByQuantizedMultiplier (double rounding) + z, clamped."""
+    v = saturating_rounding_doubling_high_mul(acc * (1 << max(shift, 0)), m)
+    return min(max(rounding_divide_by_pot(v, max(-shift, 0)) + z, lo), hi)
+
+
+def fast_output(acc: int, m: int, r: int, z: int, lo: int, hi: int) -> int:
+    """tx_mr's output (tx_common.h: one SMMULR of 2 * acc, record {m, 2^(r-1) + z * 2^r, r}), clamped."""
+    v = (2 * acc * m + 2**31) >> 32
+    return min(max((v + (1 << (r - 1)) + z * (1 << r) + (v >> 31)) >> r, lo), hi)
+
+
+STEP_SHIFT = FAST_MAX_RIGHT_SHIFT  # a step channel's tx_mr shift; its multiplier is 2^(30 - j)
+
+
+def step_channel(bias: int, m: int, shift: int, terms: int, z: int, lo: int, hi: int):
+    """(bias', multiplier, shift) that give a channel tx_mr's form, or None.
+
+    For a channel outside fast_requant's range (|acc| up to 2^30, a right shift beyond 22: the
+    "dead" channels of some trained models) whose TFLM output takes at most two values y0 <= y1
+    over every accumulator bias + [-terms, terms], with the step at t: tx_mr with multiplier
+    2^(30 - j) and shift -22 has plateaus 2^(23 + j) accumulators wide; the bias moves by delta so
+    that the step lands on one of its steps (or, for one value, the range on the middle of its
+    plateau; multiplier 0 when that value is the clamped zero point). Both sides are monotone, so
+    equal values at the range's ends and on both sides of the step make them equal everywhere;
+    that is checked, and |acc + delta| < 2^30.
+    """
+    if m == 0:
+        return bias, 0, -1  # a zero scale: the zero point whatever acc is (SMMULR by 0 ignores 2 * acc's wrap)
+    a0, a1 = bias - terms, bias + terms
+    y0, y1 = tflm_output(a0, m, shift, z, lo, hi), tflm_output(a1, m, shift, z, lo, hi)
+    if m < 0 or not 0 <= y1 - y0 <= 1:
+        return None
+    if y0 == y1 == min(max(z, lo), hi):
+        return bias, 0, -1  # tx_mr with multiplier 0: the zero point
+    t = a0  # the smallest acc with output y1
+    if y0 != y1:
+        t_hi = a1
+        while t < t_hi:
+            mid = (t + t_hi) // 2
+            t, t_hi = (t, mid) if tflm_output(mid, m, shift, z, lo, hi) >= y1 else (mid + 1, t_hi)
+    for j in range(8):
+        mult, width = 1 << (30 - j), 1 << (STEP_SHIFT + 1 + j)  # accumulators per value of tx_mr
+        if y0 == y1:
+            delta = (y0 - z) * width - bias
+            points = (a0, a1)
+        else:
+            f, f_hi = (y1 - z) * width - width, (y1 - z) * width  # tx_mr's step to y1, unclamped
+            while f < f_hi:
+                mid = (f + f_hi) // 2
+                f, f_hi = (f, mid) if fast_output(mid, mult, STEP_SHIFT, z, -2**31, 2**31) >= y1 else (mid + 1, f_hi)
+            delta = f - t
+            points = (a0, t - 1, t, a1)
+        if max(abs(a0 + delta), abs(a1 + delta)) >= 2**30:
+            continue
+        if all(fast_output(a + delta, mult, STEP_SHIFT, z, lo, hi) == tflm_output(a, m, shift, z, lo, hi)
+               for a in points):
+            return bias + delta, mult, -STEP_SHIFT
+    return None
+
+
+def gemm_fast_requant(mults: np.ndarray, shifts: np.ndarray, bias: np.ndarray, terms: int, z: int, lo: int,
+                      hi: int):
+    """(multipliers, shifts, bias) for tx_mr on every channel, or None (tx_conv2d_gemm_s8's int8 path).
+
+    Each channel as fast_requant takes it, or else as step_channel rewrites it (its bias too).
+    `terms` bounds |acc - bias|; z, lo, hi: output zero point and clamp range.
+    """
+    m_out, s_out, b_out = [], [], []
+    for m, sh, b in zip(np.asarray(mults, dtype=np.int64), np.asarray(shifts, dtype=np.int64),
+                        np.asarray(bias, dtype=np.int64)):
+        one = fast_requant(np.array([m]), np.array([sh]), np.array([abs(int(b)) + terms]))
+        if one is not None:
+            m_out.append(int(one[0][0]))
+            s_out.append(int(one[1][0]))
+            b_out.append(int(b))
+            continue
+        step = step_channel(int(b), int(m), int(sh), terms, z, lo, hi)
+        if step is None:
+            return None
+        b_out.append(step[0])
+        m_out.append(step[1])
+        s_out.append(step[2])
+    return (np.array(m_out, dtype=np.int32), np.array(s_out, dtype=np.int8), np.array(b_out, dtype=np.int32))
 
 
 def pixelwise_inplace_offset(in_bytes: int, out_bytes: int) -> int:

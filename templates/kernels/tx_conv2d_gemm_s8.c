@@ -62,6 +62,33 @@ static inline void fill_bytes(int8_t *dst, uint32_t splat, int32_t n)
     }
 }
 
+/* tx_widen4_s8 into a column; with three columns interleaved (step 6 words, the w8 kernel) on
+ * DSP cores a loop of 8 instructions per group (the store steps its pointer: STRD post-indexed). */
+static inline void widen_groups(int32_t *dst, int32_t step, const int8_t *src, int32_t groups, int32_t offset)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    if (step == 6 && groups > 0) {
+        const int32_t offsets = tx_pair(offset, offset);
+        int32_t v, lo, hi;
+        __asm__ volatile("1:\n\t"
+                         "ldr    %[v], [%[src]], #4\n\t"
+                         "sxtb16 %[lo], %[v]\n\t"
+                         "sxtb16 %[hi], %[v], ror #8\n\t"
+                         "sadd16 %[lo], %[lo], %[off]\n\t"
+                         "sadd16 %[hi], %[hi], %[off]\n\t"
+                         "strd   %[lo], %[hi], [%[dst]], #24\n\t"
+                         "subs   %[n], %[n], #1\n\t"
+                         "bne    1b\n\t"
+                         : [src] "+r"(src), [dst] "+r"(dst), [n] "+r"(groups), [v] "=&r"(v), [lo] "=&r"(lo),
+                           [hi] "=&r"(hi)
+                         : [off] "r"(offsets)
+                         : "cc", "memory");
+        return;
+    }
+#endif
+    tx_widen4_s8(dst, step, src, groups, offset);
+}
+
 /* The values build_column reads, copied out of the params: passed by value, they are
  * locals of build_column, which its int32/int8 stores to the columns cannot alias
  * (stores through int32_t * may alias the int32_t fields of *p, forcing reloads). */
@@ -77,26 +104,30 @@ static void build_column(const column_geometry g, const int8_t *in_b, int32_t y,
 {
     const int32_t iy0 = y * g.stride_h - g.pad_top;
     const int32_t ix0 = x * g.stride_w - g.pad_left;
-    if (g.in_c % 4 == 0) {
+    if (g.in_c % 4 == 0 && g.dil_w == 1 && g.dil_h == 1 && iy0 >= 0 && ix0 >= 0 && iy0 + g.k_h <= g.in_h &&
+        ix0 + g.k_w <= g.in_w) {
+        /* The usual case: the window is inside the input, k_h rows of k_w * in_c contiguous bytes. */
+        const int32_t row_groups = g.k_w * g.in_c / 4, row_bytes = g.in_w * g.in_c;
+        const int8_t *src = in_b + (iy0 * g.in_w + ix0) * g.in_c;
+        int32_t *dst = col;
+        for (int32_t ky = 0; ky < g.k_h; ++ky) {
+            widen_groups(dst, g.step, src, row_groups, g.input_offset);
+            dst += row_groups * g.step;
+            src += row_bytes;
+        }
+        zero_groups(dst, g.groups - g.k_h * row_groups, g.step);
+    } else if (g.in_c % 4 == 0) {
         /* Every tap is whole groups of 4: widen straight from the input. */
         const int32_t tap_groups = g.in_c / 4;
         int32_t *dst = col;
-        /* A kernel row wholly inside the input (no dilation) is k_w * in_c contiguous bytes. */
-        const int32_t row_inside = g.dil_w == 1 && ix0 >= 0 && ix0 + g.k_w <= g.in_w;
         for (int32_t ky = 0; ky < g.k_h; ++ky) {
             const int32_t iy = iy0 + ky * g.dil_h;
-            if (row_inside && iy >= 0 && iy < g.in_h) {
-                tx_widen4_s8(dst, g.step, in_b + (iy * g.in_w + ix0) * g.in_c, g.k_w * tap_groups,
-                             g.input_offset);
-                dst += g.k_w * tap_groups * g.step;
-                continue;
-            }
             for (int32_t kx = 0; kx < g.k_w; ++kx) {
                 const int32_t ix = ix0 + kx * g.dil_w;
                 if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
                     zero_groups(dst, tap_groups, g.step); /* padding: (zero point + offset) = 0 */
                 } else {
-                    tx_widen4_s8(dst, g.step, in_b + (iy * g.in_w + ix) * g.in_c, tap_groups,
+                    widen_groups(dst, g.step, in_b + (iy * g.in_w + ix) * g.in_c, tap_groups,
                                  g.input_offset);
                 }
                 dst += tap_groups * g.step;
@@ -127,7 +158,7 @@ static void build_column(const column_geometry g, const int8_t *in_b, int32_t y,
             }
         }
         fill_bytes(dst, zero_points, (int32_t)(gather + 4 * g.groups - dst)); /* the tail: < 8 bytes */
-        tx_widen4_s8(col, g.step, gather, g.groups, g.input_offset);
+        widen_groups(col, g.step, gather, g.groups, g.input_offset);
     }
 }
 
@@ -192,84 +223,195 @@ static inline void dot_2x2(const int32_t *a, const int32_t *w, int32_t groups, i
  * pixel 2 ...], and one weight word per channel and group, [channel 2c, channel 2c+1]. */
 #define W8_WORDS_PER_GROUP 6
 
-/* acc[ch * 3 + px] += column px . weight row ch over `groups` groups (an even number), int8 weights:
- * each weight word is widened once (SXTB16, SXTB16 ROR #8) and used for three pixels. */
-static inline void dot_3x2_w8(const int32_t *a, const int32_t *w, int32_t groups, int32_t acc[6])
+/* The six sums of one 3 x 2 block (pixel px, channel ch: c<ch><px>), in registers. */
+typedef struct {
+    int32_t c00, c01, c02, c10, c11, c12;
+} block_3x2;
+
+/* One group of 4 column elements, both channels, three pixels (dot_3x2_w8). */
+#define TX_GEMM_GROUP_3X2 \
+    "ldrd   %[u0], %[u1], [%[w]], #8\n\t" \
+    "ldrd   %[x0], %[x1], [%[a]], #24\n\t" \
+    "sxtb16 %[e0], %[u0]\n\t" \
+    "sxtb16 %[u0], %[u0], ror #8\n\t" \
+    "sxtb16 %[e1], %[u1]\n\t" \
+    "sxtb16 %[u1], %[u1], ror #8\n\t" \
+    "smlad  %[c00], %[x0], %[e0], %[c00]\n\t" \
+    "smlad  %[c00], %[x1], %[u0], %[c00]\n\t" \
+    "smlad  %[c10], %[x0], %[e1], %[c10]\n\t" \
+    "smlad  %[c10], %[x1], %[u1], %[c10]\n\t" \
+    "ldrd   %[x0], %[x1], [%[a], #-16]\n\t" \
+    "smlad  %[c01], %[x0], %[e0], %[c01]\n\t" \
+    "smlad  %[c01], %[x1], %[u0], %[c01]\n\t" \
+    "smlad  %[c11], %[x0], %[e1], %[c11]\n\t" \
+    "smlad  %[c11], %[x1], %[u1], %[c11]\n\t" \
+    "ldrd   %[x0], %[x1], [%[a], #-8]\n\t" \
+    "smlad  %[c02], %[x0], %[e0], %[c02]\n\t" \
+    "smlad  %[c02], %[x1], %[u0], %[c02]\n\t" \
+    "smlad  %[c12], %[x0], %[e1], %[c12]\n\t" \
+    "smlad  %[c12], %[x1], %[u1], %[c12]\n\t" \
+
+
+/* s += column px . weight row ch over `groups` groups (an even number), int8 weights: each weight
+ * word is widened once (SXTB16, SXTB16 ROR #8) and used for three pixels. */
+static inline block_3x2 dot_3x2_w8(const int32_t *a, const int32_t *w, int32_t groups, block_3x2 s)
 {
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
     /* GROUP: 1 LDRD of two weight words, 4 SXTB16, 3 LDRD of activations, 12 SMLAD: 20
-     * instructions for 24 MACs. 14 registers (6 accumulators, 4 widened weights, 2 activation
-     * words, 2 pointers), so the loop's end is read from memory: 3 instructions per pass of 4
-     * groups (96 MACs; one leading pair when groups % 4 == 2).
-     * Without optimisation r7 is the frame pointer and 13 registers are left: the C loop below. */
-#define TX_GEMM_GROUP_3X2 \
-        "ldrd   %[u0], %[u1], [%[w]], #8\n\t" \
-        "ldrd   %[x0], %[x1], [%[a]], #24\n\t" \
-        "sxtb16 %[e0], %[u0]\n\t" \
-        "sxtb16 %[u0], %[u0], ror #8\n\t" \
-        "sxtb16 %[e1], %[u1]\n\t" \
-        "sxtb16 %[u1], %[u1], ror #8\n\t" \
-        "smlad  %[c00], %[x0], %[e0], %[c00]\n\t" \
-        "smlad  %[c00], %[x1], %[u0], %[c00]\n\t" \
-        "smlad  %[c10], %[x0], %[e1], %[c10]\n\t" \
-        "smlad  %[c10], %[x1], %[u1], %[c10]\n\t" \
-        "ldrd   %[x0], %[x1], [%[a], #-16]\n\t" \
-        "smlad  %[c01], %[x0], %[e0], %[c01]\n\t" \
-        "smlad  %[c01], %[x1], %[u0], %[c01]\n\t" \
-        "smlad  %[c11], %[x0], %[e1], %[c11]\n\t" \
-        "smlad  %[c11], %[x1], %[u1], %[c11]\n\t" \
-        "ldrd   %[x0], %[x1], [%[a], #-8]\n\t" \
-        "smlad  %[c02], %[x0], %[e0], %[c02]\n\t" \
-        "smlad  %[c02], %[x1], %[u0], %[c02]\n\t" \
-        "smlad  %[c12], %[x0], %[e1], %[c12]\n\t" \
-        "smlad  %[c12], %[x1], %[u1], %[c12]\n\t" \
-
-    int32_t c00 = acc[0], c01 = acc[1], c02 = acc[2], c10 = acc[3], c11 = acc[4], c12 = acc[5];
+     * instructions for 24 MACs. 14 registers (6 sums, 4 widened weights, 2 activation words,
+     * 2 pointers), so the loop's end is read from memory: 3 instructions per pass of 2 groups
+     * (48 MACs: the blocks pairs_wide leaves, so the shorter code). Without optimisation r7 is
+     * the frame pointer and 13 registers are left: the C loop below. */
+    int32_t c00 = s.c00, c01 = s.c01, c02 = s.c02, c10 = s.c10, c11 = s.c11, c12 = s.c12;
     int32_t x0, x1, u0, u1, e0, e1;
     const int32_t *const end = a + groups * W8_WORDS_PER_GROUP;
-    if (groups % 4 == 2) { /* a leading pair, then passes of four groups */
-        __asm__(TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
-                : [a] "+r"(a), [w] "+r"(w), [c00] "+r"(c00), [c01] "+r"(c01), [c02] "+r"(c02), [c10] "+r"(c10),
-                  [c11] "+r"(c11), [c12] "+r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), [u0] "=&r"(u0),
-                  [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1)
-                :
-                : "memory");
-    }
-    if (a != end) {
-        __asm__("1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
-                "ldr    %[x0], %[end]\n\t"
-                "cmp    %[a], %[x0]\n\t"
-                "bne    1b\n\t"
-                : [a] "+r"(a), [w] "+r"(w), [c00] "+r"(c00), [c01] "+r"(c01), [c02] "+r"(c02), [c10] "+r"(c10),
-                  [c11] "+r"(c11), [c12] "+r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), [u0] "=&r"(u0),
-                  [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1)
-                : [end] "m"(end)
-                : "cc", "memory");
-    }
-#undef TX_GEMM_GROUP_3X2
-    acc[0] = c00;
-    acc[1] = c01;
-    acc[2] = c02;
-    acc[3] = c10;
-    acc[4] = c11;
-    acc[5] = c12;
+    __asm__("1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
+            "ldr    %[x0], %[end]\n\t"
+            "cmp    %[a], %[x0]\n\t"
+            "bne    1b\n\t"
+            : [a] "+r"(a), [w] "+r"(w), [c00] "+r"(c00), [c01] "+r"(c01), [c02] "+r"(c02), [c10] "+r"(c10),
+              [c11] "+r"(c11), [c12] "+r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), [u0] "=&r"(u0),
+              [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1)
+            : [end] "m"(end)
+            : "cc", "memory");
+    s = (block_3x2){c00, c01, c02, c10, c11, c12};
 #else
     for (int32_t g = 0; g < groups; ++g) {
         const int32_t e0 = tx_sxtb16_even(w[0]), o0 = tx_sxtb16_odd(w[0]);
         const int32_t e1 = tx_sxtb16_even(w[1]), o1 = tx_sxtb16_odd(w[1]);
-        for (int32_t px = 0; px < 3; ++px) {
-            acc[px] = tx_smlad(a[2 * px + 1], o0, tx_smlad(a[2 * px], e0, acc[px]));
-            acc[3 + px] = tx_smlad(a[2 * px + 1], o1, tx_smlad(a[2 * px], e1, acc[3 + px]));
-        }
+        s.c00 = tx_smlad(a[1], o0, tx_smlad(a[0], e0, s.c00));
+        s.c01 = tx_smlad(a[3], o0, tx_smlad(a[2], e0, s.c01));
+        s.c02 = tx_smlad(a[5], o0, tx_smlad(a[4], e0, s.c02));
+        s.c10 = tx_smlad(a[1], o1, tx_smlad(a[0], e1, s.c10));
+        s.c11 = tx_smlad(a[3], o1, tx_smlad(a[2], e1, s.c11));
+        s.c12 = tx_smlad(a[5], o1, tx_smlad(a[4], e1, s.c12));
         a += W8_WORDS_PER_GROUP;
         w += 2;
     }
 #endif
+    return s;
+}
+
+/* The output of sum `acc` of a channel with {m, c, r} record q, clamped: all of int8 (wide) or
+ * [act_min, act_max]. */
+static inline int8_t out_mr(int32_t acc, const int32_t *q, int32_t wide, int32_t act_min, int32_t act_max)
+{
+    const int32_t v = tx_mr(acc, q[0], q[1], q[2]);
+    return (int8_t)(wide ? tx_ssat8(v) : tx_clamp(v, act_min, act_max));
+}
+
+/* The six outputs of a full block (three pixels, two channels) with {m, c, r} records q (two
+ * channels'), to d[0], d[1], d[stride], d[stride + 1], d[2 * stride], d[2 * stride + 1]. */
+static inline void output_block_mr(block_3x2 s, const int32_t *q, int8_t *d, int32_t stride, int32_t wide,
+                                   int32_t act_min, int32_t act_max)
+{
+    const int8_t o00 = out_mr(s.c00, q, wide, act_min, act_max), o10 = out_mr(s.c10, q + 3, wide, act_min, act_max);
+    const int8_t o01 = out_mr(s.c01, q, wide, act_min, act_max), o11 = out_mr(s.c11, q + 3, wide, act_min, act_max);
+    const int8_t o02 = out_mr(s.c02, q, wide, act_min, act_max), o12 = out_mr(s.c12, q + 3, wide, act_min, act_max);
+    d[0] = o00;
+    d[1] = o10;
+    d[stride] = o01;
+    d[stride + 1] = o11;
+    d[2 * stride] = o02;
+    d[2 * stride + 1] = o12;
+}
+
+/* `pairs` whole blocks (channel pairs) of the three columns at cols, each with {m, c, r} records
+ * and no activation to apply: dot_3x2_w8 and output_block_wide in one loop over channel pairs
+ * (weights, bias, records and outputs stepping along), the sums never leaving registers. */
+static void pairs_wide(const int32_t *cols, int32_t groups, const int32_t *w, const int32_t *bias,
+                       const int32_t *q, int8_t *d, int32_t stride, int32_t pairs)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
+    /* OUT(c, addr): the requantized sum c (tx_mr, record in x0, x1, u0; u1 scratch), saturated, to addr. */
+#define TX_GEMM_OUT(c, addr) \
+    "lsl    %[u1], %[" c "], #1\n\t" \
+    "smmulr %[u1], %[u1], %[x0]\n\t" \
+    "add    %[" c "], %[u1], %[x1]\n\t" \
+    "add    %[" c "], %[" c "], %[u1], asr #31\n\t" \
+    "asr    %[" c "], %[" c "], %[u0]\n\t" \
+    "ssat   %[" c "], #8, %[" c "]\n\t" \
+    "strb   %[" c "], " addr "\n\t"
+    const int32_t *const end = cols + groups * W8_WORDS_PER_GROUP;
+    const int32_t odd_pair = groups & 2; /* groups % 4 == 2: each pass starts at the loop's third group */
+    int32_t c00, c01, c02, c10, c11, c12, x0, x1, u0, u1, e0, e1;
+    const int32_t *a;
+    /* Per pair: the sums from the bias, the dot product (as dot_3x2_w8), then in the freed
+     * registers (record x0 x1 u0, scratch u1, q in e0, d in e1, stride in a) the six outputs. */
+    __asm__ volatile("0:\n\t"
+                     "ldr    %[x0], %[bias]\n\t"
+                     "ldrd   %[c00], %[c10], [%[x0]], #8\n\t"
+                     "str    %[x0], %[bias]\n\t"
+                     "mov    %[c01], %[c00]\n\t"
+                     "mov    %[c02], %[c00]\n\t"
+                     "mov    %[c11], %[c10]\n\t"
+                     "mov    %[c12], %[c10]\n\t"
+                     "ldr    %[a], %[cols]\n\t"
+                     "ldr    %[x0], %[odd]\n\t"
+                     "cmp    %[x0], #0\n\t"
+                     "bne    2f\n\t"
+                     "1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
+                     "2:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
+                     "ldr    %[x0], %[end]\n\t"
+                     "cmp    %[a], %[x0]\n\t"
+                     "bne    1b\n\t"
+                     "ldr    %[e0], %[q]\n\t"
+                     "ldr    %[e1], %[d]\n\t"
+                     "ldr    %[a], %[stride]\n\t"
+                     "ldrd   %[x0], %[x1], [%[e0]]\n\t"
+                     "ldr    %[u0], [%[e0], #8]\n\t"
+                     TX_GEMM_OUT("c00", "[%[e1]]")
+                     TX_GEMM_OUT("c01", "[%[e1], %[a]]")
+                     TX_GEMM_OUT("c02", "[%[e1], %[a], lsl #1]")
+                     "ldrd   %[x0], %[x1], [%[e0], #12]\n\t"
+                     "ldr    %[u0], [%[e0], #20]\n\t"
+                     "add    %[e0], %[e0], #24\n\t"
+                     "str    %[e0], %[q]\n\t"
+                     "add    %[e1], %[e1], #1\n\t"
+                     TX_GEMM_OUT("c10", "[%[e1]]")
+                     TX_GEMM_OUT("c11", "[%[e1], %[a]]")
+                     TX_GEMM_OUT("c12", "[%[e1], %[a], lsl #1]")
+                     "add    %[e1], %[e1], #1\n\t"
+                     "str    %[e1], %[d]\n\t"
+                     "ldr    %[x0], %[pairs]\n\t"
+                     "subs   %[x0], %[x0], #1\n\t"
+                     "str    %[x0], %[pairs]\n\t"
+                     "bne    0b\n\t"
+                     : [a] "=&r"(a), [w] "+r"(w), [c00] "=&r"(c00), [c01] "=&r"(c01), [c02] "=&r"(c02),
+                       [c10] "=&r"(c10), [c11] "=&r"(c11), [c12] "=&r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1),
+                       [u0] "=&r"(u0), [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1), [bias] "+m"(bias),
+                       [q] "+m"(q), [d] "+m"(d), [pairs] "+m"(pairs)
+                     : [cols] "m"(cols), [end] "m"(end), [odd] "m"(odd_pair), [stride] "m"(stride)
+                     : "cc", "memory");
+#undef TX_GEMM_OUT
+#else
+    for (int32_t k = 0; k < pairs; ++k) {
+        const block_3x2 s = dot_3x2_w8(cols, w, groups, (block_3x2){bias[0], bias[0], bias[0], bias[1], bias[1],
+                                                                     bias[1]});
+        output_block_mr(s, q, d, stride, 1, -128, 127);
+        w += 2 * groups;
+        bias += 2;
+        q += 2 * TX_MR_WORDS;
+        d += 2;
+    }
+#endif
+}
+
+/* Output (pixel i, channel oc + j) of a block, any record kind (the partial blocks' path). */
+static inline int8_t output_one(block_3x2 s, int32_t i, int32_t j, const int32_t *q, int32_t fast,
+                                int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32_t sums[6] = {s.c00, s.c01, s.c02, s.c10, s.c11, s.c12};
+    const int32_t acc = sums[3 * j + i];
+    return fast ? (int8_t)tx_clamp(tx_mr(acc, q[0], q[1], q[2]), act_min, act_max)
+                : tx_output_rs(acc, q, output_offset, act_min, act_max);
 }
 
 /* The w8 kernel: three output pixels x two output channels per block (see dot_3x2_w8); the
  * records are derived from mult/shift once per call into scratch, after the columns and the
- * gather row. */
+ * gather row. One loop over channel pairs serves every block: a full block with {m, c, r}
+ * records takes output_block_mr, the others (fewer than three pixels, an odd last channel, the
+ * 64-bit records) output_one per output. */
 static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t *out, int8_t *scratch)
 {
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
@@ -286,6 +428,7 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
     /* rq_fast: {m, c, r} records (tx_mr); otherwise the 64-bit ones (tx_output_rs). */
     const int32_t fast = p->rq_fast;
     const int32_t rw = fast ? TX_MR_WORDS : TX_RECORD_WORDS; /* words per record */
+    const int32_t wide = act_min == -128 && act_max == 127; /* no activation to apply: one SSAT */
     for (int32_t c = 0; c < out_c; ++c) {
         if (fast) {
             tx_mr_record(p->mult[c], p->shift[c], output_offset, records + TX_MR_WORDS * c);
@@ -293,68 +436,49 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
             tx_record_from(p->mult[c], p->shift[c], records + TX_RECORD_WORDS * c);
         }
     }
+    /* Channel pairs with whole {m, c, r} blocks: all but an odd last channel. */
+    const int32_t fast_pairs = fast ? out_c / 2 : 0, pairs = (out_c + 1) / 2;
 
     for (int32_t b = 0; b < batches; ++b) {
         const int8_t *in_b = in + b * g.in_h * g.in_w * g.in_c;
         int8_t *out_b = out + b * pixels * out_c;
         int32_t y = 0, x = 0; /* output position of the next column to build */
         for (int32_t pix = 0; pix < pixels; pix += 3) {
-            /* Three output pixels; at the end, missing columns repeat the first (their sums are unused). */
+            /* Three output pixels (fewer at the end). */
             const int32_t n = pixels - pix < 3 ? pixels - pix : 3;
-            for (int32_t i = 0; i < n; ++i) {
+            for (int32_t i = 0; i < 3; ++i) { /* past the last pixel: the next position's (sums unused) */
                 build_column(g, in_b, y, x, cols + 2 * i, gather);
-                if (++x == out_w) {
+                if (i < n && ++x == out_w) {
                     x = 0;
                     ++y;
                 }
             }
-            for (int32_t i = n; i < 3; ++i) {
-                for (int32_t k = 0; k < groups; ++k) {
-                    cols[k * W8_WORDS_PER_GROUP + 2 * i] = cols[k * W8_WORDS_PER_GROUP];
-                    cols[k * W8_WORDS_PER_GROUP + 2 * i + 1] = cols[k * W8_WORDS_PER_GROUP + 1];
-                }
-            }
-            int8_t *const o0 = out_b + pix * out_c;
             /* Why no accumulator overflows: as in tx_conv2d_gemm_s8 below. */
-            const int32_t *w = weights, *bb = bias, *q = records;
-            int8_t *d = o0;
-            int32_t oc = 0;
-            if (n == 3) {
-                /* The usual case: full 3 x 2 blocks, pointers stepping through weights, bias,
-                 * records and outputs. */
-                for (; oc + 1 < out_c; oc += 2) {
-                    int32_t acc[6];
-                    acc[0] = acc[1] = acc[2] = bb[0];
-                    acc[3] = acc[4] = acc[5] = bb[1];
-                    dot_3x2_w8(cols, w, groups, acc);
-                    if (fast) {
-                        tx_output_mr3(acc[0], acc[1], acc[2], q, d, out_c, act_min, act_max);
-                        tx_output_mr3(acc[3], acc[4], acc[5], q + TX_MR_WORDS, d + 1, out_c, act_min, act_max);
-                    } else {
-                        tx_output_rs3(acc[0], acc[1], acc[2], q, d, out_c, output_offset, act_min, act_max);
-                        tx_output_rs3(acc[3], acc[4], acc[5], q + TX_RECORD_WORDS, d + 1, out_c, output_offset,
-                                      act_min, act_max);
-                    }
-                    w += col_words;
-                    bb += 2;
-                    q += 2 * rw;
-                    d += 2;
-                }
+            const int32_t whole = n == 3 ? fast_pairs : 0; /* channel pairs of full {m, c, r} blocks */
+            int32_t k = 0;
+            if (whole > 0 && wide) {
+                pairs_wide(cols, groups, weights, bias, records, out_b + pix * out_c, out_c, whole);
+                k = whole;
             }
-            for (; oc < out_c; oc += 2) { /* fewer than three pixels, or an odd last channel */
-                const int32_t two = oc + 1 < out_c; /* otherwise channel oc + 1 is padding */
-                int32_t acc[6];
-                acc[0] = acc[1] = acc[2] = bias[oc];
-                acc[3] = acc[4] = acc[5] = two ? bias[oc + 1] : 0;
-                dot_3x2_w8(cols, weights + oc * col_words / 2, groups, acc); /* oc is even */
-                for (int32_t i = 0; i < n; ++i) {
-                    for (int32_t j = 0; j < 1 + two; ++j) {
-                        const int32_t *const qc = records + rw * (oc + j);
-                        o0[i * out_c + oc + j] =
-                            fast ? (int8_t)tx_clamp(tx_mr(acc[3 * j + i], qc[0], qc[1], qc[2]), act_min, act_max)
-                                 : tx_output_rs(acc[3 * j + i], qc, output_offset, act_min, act_max);
+            const int32_t *w = weights + k * col_words, *bb = bias + 2 * k, *q = records + 2 * k * rw;
+            int8_t *d = out_b + pix * out_c + 2 * k;
+            for (; k < pairs; ++k) { /* the other blocks; one call site: dot_3x2_w8 is inlined */
+                const int32_t two = 2 * k + 1 < out_c; /* otherwise channel 2k + 1 is padding */
+                const int32_t b0 = bb[0], b1 = two ? bb[1] : 0;
+                const block_3x2 s = dot_3x2_w8(cols, w, groups, (block_3x2){b0, b0, b0, b1, b1, b1});
+                if (n == 3 && two && fast) {
+                    output_block_mr(s, q, d, out_c, wide, act_min, act_max);
+                } else { /* rare since gemm.step_channel: 64-bit records (a left shift), a partial block */
+                    for (int32_t i = 0; i < n; ++i) {
+                        for (int32_t j = 0; j < 1 + two; ++j) {
+                            d[i * out_c + j] = output_one(s, i, j, q + rw * j, fast, output_offset, act_min, act_max);
+                        }
                     }
                 }
+                w += col_words;
+                bb += 2;
+                q += 2 * rw;
+                d += 2;
             }
         }
     }
