@@ -79,7 +79,8 @@ SEARCH_EPOCHS ?= 10
 IMAGE_N ?= 12000
 IMAGE_EPOCHS ?= 6
 ECG_N ?= 4000
-ECG_STREAM_N ?= 16000
+ECG_STREAM_N ?= 24000
+ECG_FRESH_N ?= 8000
 FRESH_N ?= 1000
 SEARCH = tinyexit search --board $(BOARD) --max-drop 0.01 --epochs $(SEARCH_EPOCHS)
 # compare_search NAME DATA [compare options]: the chosen model + policy and the backbone alone, same data
@@ -111,7 +112,7 @@ example-search:
 	# by patient), measured on a fresh stream of new patients
 	tinyexit data ecg-rhythm -o $(EXAMPLE)/ecg_rhythm.npz --n $(ECG_N)
 	tinyexit data ecg-rhythm-stream -o $(EXAMPLE)/ecg_rhythm_search.npz --n $(ECG_STREAM_N) --seed 1
-	tinyexit data ecg-rhythm-stream -o $(EXAMPLE)/ecg_rhythm_fresh.npz --n $(FRESH_N) --seed 2
+	tinyexit data ecg-rhythm-stream -o $(EXAMPLE)/ecg_rhythm_fresh.npz --n $(ECG_FRESH_N) --seed 2
 	tinyexit zoo dscnn --backbone --data $(EXAMPLE)/ecg_rhythm.npz -o $(EXAMPLE)/ecg_backbone.keras --epochs 15
 	$(SEARCH) $(EXAMPLE)/ecg_backbone.keras --data $(EXAMPLE)/ecg_rhythm_search.npz --stream -o $(EXAMPLE)/search-ecg
 	$(call compare_search,search-ecg,$(EXAMPLE)/ecg_rhythm_fresh.npz)
