@@ -75,7 +75,8 @@ def zoo(
 
 def search(
     backbone: Path = typer.Argument(..., help="Trained Keras model: .keras, .h5 or SavedModel folder"),
-    data_path: Path = typer.Option(..., "--data", help=".npz with x and y (x_test, y_test: the test split)"),
+    data_path: Path = typer.Option(..., "--data", help=".npz with x and y (x_test, y_test: the test split; "
+                                                       "record: split by record)"),
     board: str = typer.Option(..., "--board", "-b", help="Board whose core QEMU simulates (costs per op)"),
     max_drop: float = typer.Option(..., "--max-drop", help="Largest accuracy loss against the backbone, e.g. 0.01"),
     out: Path = typer.Option(..., "-o", "--out", help="Folder for model.tflite, policy.txt, report.md/.json, pareto.png"),

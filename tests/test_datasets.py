@@ -62,6 +62,20 @@ def test_fashion_mnist(tmp_path):
     assert set(np.unique(arrays["y_test"])) == set(range(10)) and len(arrays["classes"]) == 10
 
 
+@needs_fashion
+def test_fashion_mnist_skip_gives_the_next_images(tmp_path):
+    """--skip K: a second file of other training images (a backbone on one, a search on the other)."""
+    first = datasets.fashion_mnist(30)
+    later = datasets.fashion_mnist(10, skip=20)
+    assert np.array_equal(later["x"], first["x"][20:30]) and np.array_equal(later["y"], first["y"][20:30])
+    with pytest.raises(TinyexitError) as info:
+        datasets.make_dataset("ecg", tmp_path / "e.npz", n=2, skip=5)
+    assert "fashion-mnist only" in info.value.message
+    with pytest.raises(TinyexitError) as info:
+        datasets.fashion_mnist(10, skip=60000)
+    assert "no training image" in info.value.message
+
+
 @needs_espeak
 def test_keywords_are_balanced_and_deterministic(tmp_path):
     a = datasets.keywords(24, seed=3)
