@@ -87,8 +87,9 @@ ECG_FRESH_N ?= 8000
 FRESH_N ?= 1000
 SEARCH = tinyexit search --board $(BOARD) --max-drop 0.01 --epochs $(SEARCH_EPOCHS)
 # compare_search NAME DATA [compare options]: the chosen model + policy and the backbone alone, same data
+# (`none` runs every stage, so each stage has a QEMU cost even if no simulated sample reached it)
 compare_search = tinyexit compare $(EXAMPLE)/$(1)/model.tflite --data $(2) --board $(BOARD) $(3) \
-		--policies "@$(EXAMPLE)/$(1)/policy.txt" -o $(EXAMPLE)/$(1)/compare && \
+		--policies "none; @$(EXAMPLE)/$(1)/policy.txt" -o $(EXAMPLE)/$(1)/compare && \
 	tinyexit compare $(EXAMPLE)/$(1)/backbone.tflite --data $(2) --board $(BOARD) $(3) \
 		--policies none -o $(EXAMPLE)/$(1)/compare-backbone
 example-search: example-search-kws example-search-image example-search-ecg

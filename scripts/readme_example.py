@@ -11,7 +11,7 @@ is left as it is and named on stderr.
 `<!-- example:search -->` holds the "Searching for exits" table: one row per
 search folder in SEARCH_TASKS, from NAME/report.json (what `tinyexit search`
 wrote), NAME/compare/report.json (`tinyexit compare` of the chosen model and
-policy on fresh data) and NAME/compare-backbone/report.json (the backbone
+policy, beside `none`, on fresh data) and NAME/compare-backbone/report.json (the backbone
 alone, NAME/backbone.tflite, policy none, on the same data). A row whose
 reports are missing keeps the README's old row for that task.
 """
@@ -61,7 +61,9 @@ def _minutes(seconds: float) -> str:
 
 def search_row(task: str, search: dict, chosen: dict, backbone: dict) -> str:
     """One row of the search table from the three report.json files of one search."""
-    ee, base = chosen["policies"][0], backbone["policies"][0]
+    policy = search["chosen"]["policy"]
+    ee = next(p for p in chosen["policies"] if p["policy"] == policy)
+    base = next(p for p in backbone["policies"] if p["policy"] == "none")
     meta = search["meta"]
     what = f"{task} ({chosen['meta']['samples']:,} fresh samples of {chosen['meta']['data']}), {meta['backbone']}"
     if meta.get("stream"):
