@@ -65,7 +65,8 @@ def search_row(task: str, search: dict, chosen: dict, backbone: dict) -> str:
     ee = next(p for p in chosen["policies"] if p["policy"] == policy)
     base = next(p for p in backbone["policies"] if p["policy"] == "none")
     meta = search["meta"]
-    what = f"{task} ({chosen['meta']['samples']:,} fresh samples of {chosen['meta']['data']}), {meta['backbone']}"
+    which = "test samples" if chosen["meta"].get("split") == "test" else "fresh samples"
+    what = f"{task} ({chosen['meta']['samples']:,} {which} of {chosen['meta']['data']}), {meta['backbone']}"
     if meta.get("stream"):
         what += ", `--stream`"
     exits = ", ".join(search["chosen"]["exits"])
