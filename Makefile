@@ -8,7 +8,7 @@ APT_PACKAGES := gcc make gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-
 	cmake dataset-fashion-mnist espeak-ng sox
 PYTEST_WORKERS ?= 2
 
-.PHONY: install install-apt install-python install-plugin test fuzz bench example fixtures clean
+.PHONY: install install-apt install-python install-plugin test fuzz bench example example-search example-search-kws example-search-image example-search-ecg fixtures clean
 
 install: install-apt install-python install-plugin
 
@@ -65,13 +65,73 @@ example:
 	tinyexit zoo resnet8 --data $(EXAMPLE)/fashion.npz -o $(EXAMPLE)/image_ee.tflite --epochs 3
 	tinyexit compare $(EXAMPLE)/image_ee.tflite --data $(EXAMPLE)/fashion.npz --split test --samples 2000 --board $(BOARD) \
 		-o $(EXAMPLE)/report-image --policies "none; exit:0; confidence:0.9; margin:2; entropy:0.5" --verify-qemu 8
-	tinyexit data keywords -o $(EXAMPLE)/keywords_search.npz --n 4000 --seed 1
-	tinyexit zoo dscnn --backbone --data $(EXAMPLE)/kw.npz -o $(EXAMPLE)/kws_backbone.keras --epochs 15
-	tinyexit search $(EXAMPLE)/kws_backbone.keras --data $(EXAMPLE)/keywords_search.npz --board $(BOARD) \
-		--max-drop 0.01 -o $(EXAMPLE)/search-kws
+	# tinyexit search on each example task; each chosen model and policy, and the backbone alone
+	# (backbone.tflite), then go through compare on fresh data, and the README's search table is filled
+	$(MAKE) --no-print-directory example-search
 	$(PYTHON) scripts/readme_example.py $(EXAMPLE) README.md
 	@echo "reports: $(EXAMPLE)/report/ (keywords), $(EXAMPLE)/report-ecg/ (ECG stream), $(EXAMPLE)/report-image/ (Fashion-MNIST),"
-	@echo "         $(EXAMPLE)/search-kws/ (tinyexit search on a plain DS-CNN backbone: exits, thresholds, saving)"
+	@echo "         $(EXAMPLE)/search-*/ (tinyexit search: exits, thresholds; compare/ and compare-backbone/: the saving)"
+
+# `make example-search`: only the searches, each also on its own (example-search-kws, -image, -ecg). Sizes
+# can be made smaller for a quick try, e.g. `make example-search KWS_N=1000 SEARCH_N=2000 IMAGE_EPOCHS=2`.
+KWS_N ?= 4000
+KWS_EPOCHS ?= 20
+SEARCH_N ?= 6000
+STREAM_N ?= 4000
+SEARCH_EPOCHS ?= 10
+IMAGE_N ?= 12000
+IMAGE_EPOCHS ?= 6
+ECG_N ?= 4000
+ECG_STREAM_N ?= 24000
+ECG_FRESH_N ?= 8000
+FRESH_N ?= 1000
+SEARCH = tinyexit search --board $(BOARD) --max-drop 0.01 --epochs $(SEARCH_EPOCHS)
+# compare_search NAME DATA [compare options]: the chosen model + policy and the backbone alone, same data
+# (`none` runs every stage, so each stage has a QEMU cost even if no simulated sample reached it)
+compare_search = tinyexit compare $(EXAMPLE)/$(1)/model.tflite --data $(2) --board $(BOARD) $(3) \
+		--policies "none; @$(EXAMPLE)/$(1)/policy.txt" -o $(EXAMPLE)/$(1)/compare && \
+	tinyexit compare $(EXAMPLE)/$(1)/backbone.tflite --data $(2) --board $(BOARD) $(3) \
+		--policies none -o $(EXAMPLE)/$(1)/compare-backbone
+example-search: example-search-kws example-search-image example-search-ecg
+
+# keywords: a plain DS-CNN trained on synthesized clips, searched on other clips, measured on fresh ones;
+# then the keyword stream with the same DS-CNN, temporal policies among the candidates
+example-search-kws:
+	mkdir -p $(EXAMPLE)
+	rm -rf $(EXAMPLE)/search-kws $(EXAMPLE)/search-kws-stream
+	tinyexit data keywords -o $(EXAMPLE)/keywords_backbone.npz --n $(KWS_N) --seed 3
+	tinyexit data keywords -o $(EXAMPLE)/keywords_search.npz --n $(SEARCH_N) --seed 1
+	tinyexit data keywords -o $(EXAMPLE)/keywords_fresh.npz --n $(FRESH_N) --seed 2
+	tinyexit zoo dscnn --backbone --data $(EXAMPLE)/keywords_backbone.npz -o $(EXAMPLE)/kws_backbone.keras --epochs $(KWS_EPOCHS)
+	$(SEARCH) $(EXAMPLE)/kws_backbone.keras --data $(EXAMPLE)/keywords_search.npz -o $(EXAMPLE)/search-kws
+	$(call compare_search,search-kws,$(EXAMPLE)/keywords_fresh.npz)
+	tinyexit data keywords-stream -o $(EXAMPLE)/kws_stream_search.npz --n $(STREAM_N) --seed 1
+	tinyexit data keywords-stream -o $(EXAMPLE)/kws_stream_fresh.npz --n $(FRESH_N) --seed 2
+	$(SEARCH) $(EXAMPLE)/kws_backbone.keras --data $(EXAMPLE)/kws_stream_search.npz --stream -o $(EXAMPLE)/search-kws-stream
+	$(call compare_search,search-kws-stream,$(EXAMPLE)/kws_stream_fresh.npz)
+
+# images: a plain ResNet-8 trained on Fashion-MNIST train[:N], searched on the next N images with the
+# 10k test set as its test split, measured on the first FRESH_N test images
+example-search-image:
+	mkdir -p $(EXAMPLE)
+	rm -rf $(EXAMPLE)/search-image
+	tinyexit data fashion-mnist -o $(EXAMPLE)/fashion_backbone.npz --n $(IMAGE_N)
+	tinyexit data fashion-mnist -o $(EXAMPLE)/fashion_search.npz --n $(IMAGE_N) --skip $(IMAGE_N)
+	tinyexit zoo resnet8 --backbone --data $(EXAMPLE)/fashion_backbone.npz -o $(EXAMPLE)/image_backbone.keras --epochs $(IMAGE_EPOCHS)
+	$(SEARCH) $(EXAMPLE)/image_backbone.keras --data $(EXAMPLE)/fashion_search.npz -o $(EXAMPLE)/search-image
+	$(call compare_search,search-image,$(EXAMPLE)/fashion_search.npz,--split test --samples $(FRESH_N))
+
+# ECG rhythms: a DS-CNN trained on windows of some simulated patients, searched on other patients'
+# recordings (a stream split by patient), measured on a stream of new patients
+example-search-ecg:
+	mkdir -p $(EXAMPLE)
+	rm -rf $(EXAMPLE)/search-ecg
+	tinyexit data ecg-rhythm -o $(EXAMPLE)/ecg_rhythm.npz --n $(ECG_N)
+	tinyexit data ecg-rhythm-stream -o $(EXAMPLE)/ecg_rhythm_search.npz --n $(ECG_STREAM_N) --seed 1
+	tinyexit data ecg-rhythm-stream -o $(EXAMPLE)/ecg_rhythm_fresh.npz --n $(ECG_FRESH_N) --seed 2
+	tinyexit zoo dscnn --backbone --data $(EXAMPLE)/ecg_rhythm.npz -o $(EXAMPLE)/ecg_backbone.keras --epochs 15
+	$(SEARCH) $(EXAMPLE)/ecg_backbone.keras --data $(EXAMPLE)/ecg_rhythm_search.npz --stream -o $(EXAMPLE)/search-ecg
+	$(call compare_search,search-ecg,$(EXAMPLE)/ecg_rhythm_fresh.npz)
 
 # Speed and memory of the generated code beside TFLM: writes bench/results.{md,json}.
 bench:

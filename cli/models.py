@@ -15,14 +15,16 @@ from .common import console
 
 
 def data(
-    name: str = typer.Argument(..., help="fashion-mnist, keywords, keywords-stream, ecg, ecg-stream or ecg-record"),
+    name: str = typer.Argument(..., help="fashion-mnist, keywords, keywords-stream, ecg, ecg-stream, ecg-rhythm, "
+                                         "ecg-rhythm-stream or ecg-record"),
     out: Path = typer.Option(..., "-o", "--out", help="Output .npz (arrays x and y)"),
     n: Optional[int] = typer.Option(None, "--n", help="Number of samples (default: the data set's own)"),
     seed: int = typer.Option(0, "--seed", help="Random seed"),
     record: Optional[Path] = typer.Option(None, "--record", help="ecg-record: scipy's ecg.dat or a scipy 1.14 wheel"),
+    skip: int = typer.Option(0, "--skip", help="fashion-mnist: leave out the first N training images"),
 ) -> None:
     """Make an offline data set (no downloads): images, keyword MFCCs, ECG windows, and streams."""
-    path = make_dataset(name, out, n=n, seed=seed, record=record)
+    path = make_dataset(name, out, n=n, seed=seed, record=record, skip=skip)
     arrays = load_npz(path)
     shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in arrays.items())
     console().print(f"wrote {path}: {shapes}")
@@ -73,7 +75,8 @@ def zoo(
 
 def search(
     backbone: Path = typer.Argument(..., help="Trained Keras model: .keras, .h5 or SavedModel folder"),
-    data_path: Path = typer.Option(..., "--data", help=".npz with x and y (x_test, y_test: the test split)"),
+    data_path: Path = typer.Option(..., "--data", help=".npz with x and y (x_test, y_test: the test split; "
+                                                       "record: split by record)"),
     board: str = typer.Option(..., "--board", "-b", help="Board whose core QEMU simulates (costs per op)"),
     max_drop: float = typer.Option(..., "--max-drop", help="Largest accuracy loss against the backbone, e.g. 0.01"),
     out: Path = typer.Option(..., "-o", "--out", help="Folder for model.tflite, policy.txt, report.md/.json, pareto.png"),

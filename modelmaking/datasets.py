@@ -18,6 +18,16 @@ in seconds; consecutive rows are consecutive windows). Nothing is downloaded:
   per simulated 60 s record, `record` says which.
 - ecg-stream: one long simulated ECG whose rate moves between the bands in
   segments of 20-60 s; windows every 0.25 s.
+- ecg-rhythm: 4 s windows (64 Hz, 256 x 1 x 1) of five rhythm classes
+  (normal sinus, sinus bradycardia < 60 bpm, sinus tachycardia > 100 bpm,
+  atrial fibrillation, premature ventricular beats) synthesized beat by beat
+  per simulated patient ("record": own morphology, amplitude, noise levels)
+  with baseline wander, muscle noise, motion bursts and powerline; labels come
+  from the beats inside each window; `record` says which patient.
+- ecg-rhythm-stream: consecutive windows (every 0.25 s) over patients' long
+  recordings whose rhythm changes in episodes (AF, PVC runs, brady- and
+  tachycardia between normal sinus rhythm), labelled per window; `record`
+  says which patient (search splits the stream by patient).
 - ecg-record: the real 5-minute MIT-BIH record 208 that scipy 1.10-1.14
   ship as scipy/misc/ecg.dat (pass the file, or the scipy 1.14.1 wheel, with
   `record=`); beat-centred windows, labelled premature (1) when the RR
@@ -36,6 +46,7 @@ import subprocess
 import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,19 +77,32 @@ ECG_RATE = 64
 ECG_WINDOW = 256
 ECG_CLASSES = ("slow", "normal", "fast")
 ECG_BANDS = ((40.0, 55.0), (65.0, 95.0), (110.0, 150.0))
+RHYTHM_CLASSES = ("normal", "brady", "tachy", "af", "pvc")
+RHYTHM_SIM_RATE = 4 * ECG_RATE  # synthesized at 256 Hz, then low-pass filtered and decimated to 64 Hz
+RHYTHM_EPISODES = {  # kind: (probability in a stream, duration range in s)
+    "normal": (0.35, (30.0, 120.0)),
+    "brady": (0.15, (20.0, 90.0)),
+    "tachy": (0.15, (20.0, 90.0)),
+    "af": (0.2, (30.0, 120.0)),
+    "pvc": (0.15, (15.0, 60.0)),
+}
 
-DATASETS = ("fashion-mnist", "keywords", "keywords-stream", "ecg", "ecg-stream", "ecg-record")
+DATASETS = ("fashion-mnist", "keywords", "keywords-stream", "ecg", "ecg-stream", "ecg-rhythm", "ecg-rhythm-stream",
+            "ecg-record")
 
 
 # ---------------------------------------------------------------------------
 # entry point
 
 
-def make_dataset(name: str, out: str | Path, n: int | None = None, seed: int = 0, record: str | Path | None = None) -> Path:
+def make_dataset(name: str, out: str | Path, n: int | None = None, seed: int = 0, record: str | Path | None = None,
+                 skip: int = 0) -> Path:
     """Build data set `name` and write it to `out` (.npz); returns the path.
 
     n: number of samples (clips, windows) or, for fashion-mnist, training
-    images (default: all 60000); seed: random seed; record: ecg-record's file.
+    images (default: all 60000); seed: random seed; record: ecg-record's file;
+    skip: fashion-mnist only, training images to leave out first (so that two
+    files hold disjoint images, e.g. one to train a backbone, one to search).
     The file is written to a temporary name and moved into place at the end.
     """
     out = Path(out)
@@ -86,9 +110,13 @@ def make_dataset(name: str, out: str | Path, n: int | None = None, seed: int = 0
         raise TinyexitError(f"data set '{name}' is unknown; choose one of {', '.join(DATASETS)}")
     if n is not None and n < 1:
         raise TinyexitError(f"data set '{name}': n={n} must be at least 1")
+    if skip and name != "fashion-mnist":
+        raise TinyexitError(f"data set '{name}': --skip applies to fashion-mnist only; leave it out")
+    if skip < 0:
+        raise TinyexitError(f"data set '{name}': --skip {skip} must be 0 or more")
     _check_output(out)
     if name == "fashion-mnist":
-        arrays = fashion_mnist(n)
+        arrays = fashion_mnist(n, skip=skip)
     elif name == "keywords":
         arrays = keywords(n or 2400, seed)
     elif name == "keywords-stream":
@@ -97,6 +125,10 @@ def make_dataset(name: str, out: str | Path, n: int | None = None, seed: int = 0
         arrays = ecg(n or 3000, seed)
     elif name == "ecg-stream":
         arrays = ecg_stream(n or 2400, seed)
+    elif name == "ecg-rhythm":
+        arrays = ecg_rhythm(n or 3000, seed)
+    elif name == "ecg-rhythm-stream":
+        arrays = ecg_rhythm_stream(n or 4000, seed)
     else:
         arrays = ecg_record(record, n)
     save_npz(out, arrays)
@@ -159,10 +191,13 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def fashion_mnist(n: int | None = None, folder: Path = FASHION_DIR) -> dict[str, np.ndarray]:
-    """Fashion-MNIST as 28x28x1 floats in [0, 1]; the first n training images."""
-    x = _read_idx(folder / "train-images-idx3-ubyte.gz")[:n]
-    y = _read_idx(folder / "train-labels-idx1-ubyte.gz")[:n]
+def fashion_mnist(n: int | None = None, folder: Path = FASHION_DIR, skip: int = 0) -> dict[str, np.ndarray]:
+    """Fashion-MNIST as 28x28x1 floats in [0, 1]; n training images after the first `skip`."""
+    end = None if n is None else skip + n
+    x = _read_idx(folder / "train-images-idx3-ubyte.gz")[skip:end]
+    y = _read_idx(folder / "train-labels-idx1-ubyte.gz")[skip:end]
+    if not len(x):
+        raise TinyexitError(f"fashion-mnist: --skip {skip} leaves no training image (there are 60000); skip fewer")
     xt = _read_idx(folder / "t10k-images-idx3-ubyte.gz")
     yt = _read_idx(folder / "t10k-labels-idx1-ubyte.gz")
     to_float = lambda a: (a.astype(np.float32) / 255.0)[..., None]  # noqa: E731
@@ -433,6 +468,268 @@ def ecg_stream(n: int = 2400, seed: int = 0, hop: float = 0.25) -> dict[str, np.
         x[i, :, 0, 0] = _normalize(signal[s : s + ECG_WINDOW])
         y[i] = per_sample[s + ECG_WINDOW // 2]
     return {"x": x, "y": y, "t": (np.arange(n) * hop).astype(np.float32), "classes": np.array(ECG_CLASSES)}
+
+
+# ---------------------------------------------------------------------------
+# ECG rhythms: synthesized beat by beat (sum of Gaussian waves per beat, as in
+# McSharry's ECGSYN model, placed directly in time so that each beat's kind,
+# timing and morphology are known), per simulated patient
+
+
+@dataclass(frozen=True)
+class Patient:
+    """A simulated patient: beat morphology, amplitude and noise levels, fixed for a whole record.
+
+    sinus: P, Q, R, S, T waves as rows (time from the R peak in s, amplitude, width in s);
+    pvc: the premature ventricular beat's wide R, S and opposite T (no P wave).
+    """
+
+    sinus: np.ndarray
+    pvc: np.ndarray
+    gain: float
+    wander: float  # baseline wander amplitude
+    muscle: float  # muscle (EMG) noise RMS, in bursts up to several times that
+    powerline: float  # hum amplitude before the front end's low-pass
+    mains: float  # 50 or 60 Hz
+    fibrillation: float  # amplitude of AF's fibrillatory waves
+    jitter: float  # beat-to-beat RR variation of sinus rhythm (fraction)
+
+
+def random_patient(rng: np.random.Generator) -> Patient:
+    qrs = rng.uniform(0.008, 0.015)
+    sinus = np.array([
+        [-rng.uniform(0.15, 0.21), rng.uniform(0.06, 0.2), rng.uniform(0.018, 0.03)],
+        [-rng.uniform(0.025, 0.04), -rng.uniform(0.0, 0.2), 0.8 * qrs],
+        [0.0, rng.uniform(0.6, 1.3), qrs],
+        [rng.uniform(0.025, 0.045), -rng.uniform(0.05, 0.4), 1.1 * qrs],
+        [rng.uniform(0.2, 0.3), rng.uniform(0.1, 0.45) * (1.0 if rng.random() < 0.9 else -1.0), rng.uniform(0.04, 0.07)],
+    ])  # fmt: skip
+    polarity = 1.0 if rng.random() < 0.6 else -1.0
+    pvc = np.array([
+        [0.0, polarity * rng.uniform(0.9, 1.8), rng.uniform(0.022, 0.04)],
+        [rng.uniform(0.06, 0.09), -polarity * rng.uniform(0.1, 0.5), rng.uniform(0.022, 0.04)],
+        [rng.uniform(0.26, 0.36), -polarity * rng.uniform(0.2, 0.5), rng.uniform(0.06, 0.09)],
+    ])  # fmt: skip
+    return Patient(sinus, pvc, gain=float(rng.uniform(0.5, 2.0)), wander=float(rng.uniform(0.05, 0.5)),
+                   muscle=float(rng.uniform(0.01, 0.12)), powerline=float(rng.uniform(0.0, 0.15)),
+                   mains=float(rng.choice([50.0, 60.0])), fibrillation=float(rng.uniform(0.02, 0.1)),
+                   jitter=float(rng.uniform(0.01, 0.05)))
+
+
+@dataclass(frozen=True)
+class Beats:
+    """R-peak times (s) of a record and which beats are premature ventricular ones."""
+
+    times: np.ndarray
+    pvc: np.ndarray
+
+
+SINUS_RATES = {"normal": (62.0, 98.0), "brady": (42.0, 58.0), "tachy": (102.0, 145.0)}
+
+
+def _smooth_walk(rng: np.random.Generator, count: int, scale: float) -> np.ndarray:
+    """A slowly varying random curve (about +-scale) over `count` beats."""
+    walk = np.cumsum(rng.normal(0.0, 1.0, count + 8))
+    walk = np.convolve(walk - walk.mean(), np.ones(8) / 8, mode="valid")[:count]
+    return scale * walk / (np.abs(walk).max() + 1e-9)
+
+
+def episode_beats(kind: str, start: float, seconds: float, patient: Patient, rng: np.random.Generator) -> Beats:
+    """The beats of one rhythm episode from `start` for `seconds` s.
+
+    Sinus rhythms (normal, brady, tachy): a base rate in the kind's range that
+    drifts by a few bpm, respiratory sinus arrhythmia and beat-to-beat jitter,
+    so a window near 60 or 100 bpm may fall on either side. af: irregularly
+    irregular RR (coefficient of variation 12-30%) around 70-150 bpm. pvc:
+    sinus rhythm at 60-100 bpm in which every 2nd or 3rd beat (bigeminy,
+    trigeminy) or a random 15-35% of beats come early (coupling 0.45-0.7 RR)
+    as ventricular beats, followed by a full compensatory pause.
+    """
+    if kind == "af":
+        mean_rr = 60.0 / rng.uniform(70.0, 150.0)
+        count = int(seconds / mean_rr * 1.5) + 4
+        cv = rng.uniform(0.12, 0.3)
+        rr = np.maximum(0.28, mean_rr * rng.gamma(1.0 / cv**2, cv**2, count))
+        times = start + np.cumsum(rr) - rr[0] * rng.random()
+        keep = times < start + seconds
+        return Beats(times[keep], np.zeros(int(keep.sum()), bool))
+    low, high = SINUS_RATES["normal" if kind == "pvc" else kind]
+    if kind == "pvc":
+        low, high = 60.0, 100.0
+    base = rng.uniform(low, high)
+    count = int(seconds * high / 60.0 * 1.3) + 4
+    resp = rng.uniform(0.15, 0.4)
+    rate = base + _smooth_walk(rng, count, rng.uniform(1.0, 5.0))
+    rr = 60.0 / rate
+    phase = 2 * np.pi * resp * np.cumsum(rr) + rng.uniform(0, 2 * np.pi)
+    rr = rr * (1.0 + rng.uniform(0.01, 0.05) * np.sin(phase) + patient.jitter * rng.normal(0.0, 0.5, count))
+    times = start + np.cumsum(rr) - rr[0] * rng.random()
+    pvc = np.zeros(count, bool)
+    if kind == "pvc":
+        pattern = rng.integers(3)
+        if pattern < 2:  # bigeminy (every 2nd beat) or trigeminy (every 3rd)
+            pvc[int(rng.integers(2 + pattern)) :: 2 + pattern] = True
+        else:
+            pvc = rng.random(count) < rng.uniform(0.15, 0.35)
+        pvc[0] = False
+        pvc[1:] &= ~pvc[:-1]  # no couplets
+        coupling = rng.uniform(0.45, 0.7)
+        prev = times[np.maximum(np.arange(count) - 1, 0)]
+        times = np.where(pvc, prev + coupling * (times - prev), times)
+    keep = times < start + seconds
+    return Beats(times[keep], pvc[keep])
+
+
+def _add_waves(signal: np.ndarray, centre: float, waves: np.ndarray, stretch: float) -> None:
+    """Add one beat's Gaussian waves to `signal` (sampled at RHYTHM_SIM_RATE) in place."""
+    fs = RHYTHM_SIM_RATE
+    for offset, amp, width in waves:
+        at = centre + offset * (stretch if offset > 0.15 else 1.0)
+        lo, hi = int((at - 4 * width) * fs), int((at + 4 * width) * fs) + 1
+        lo, hi = max(lo, 0), min(hi, len(signal))
+        if lo < hi:
+            t = np.arange(lo, hi) / fs
+            signal[lo:hi] += amp * np.exp(-0.5 * ((t - at) / width) ** 2)
+
+
+def render_record(beats: Beats, af: np.ndarray, patient: Patient, rng: np.random.Generator) -> np.ndarray:
+    """The record's ECG at ECG_RATE: beats, AF's fibrillatory waves, noise, front-end low-pass, decimation.
+
+    af: per output sample (ECG_RATE), whether the rhythm is atrial fibrillation
+    there (no P waves, f-waves at 4-9 Hz instead).
+    """
+    from scipy.signal import butter, lfilter
+
+    fs = RHYTHM_SIM_RATE
+    n = len(af) * (fs // ECG_RATE)
+    t = np.arange(n) / fs
+    clean = np.zeros(n)
+    af_fine = np.repeat(af, fs // ECG_RATE)
+    rr = np.diff(beats.times, prepend=beats.times[0] - 0.8) if len(beats.times) else np.zeros(0)
+    for time, premature, interval in zip(beats.times, beats.pvc, rr):
+        stretch = float(np.sqrt(np.clip(interval, 0.3, 1.6) / 0.8))  # QT shortens as the rate rises
+        if premature:
+            _add_waves(clean, time, patient.pvc, stretch)
+        else:
+            in_af = af_fine[min(max(int(time * fs), 0), n - 1)]
+            _add_waves(clean, time, patient.sinus[1:] if in_af else patient.sinus, stretch)
+    freq = rng.uniform(4.0, 9.0) + 0.8 * np.interp(t, np.linspace(0, t[-1] + 1e-9, 64), rng.normal(0, 1, 64))
+    clean += af_fine * patient.fibrillation * np.sin(np.cumsum(2 * np.pi * freq / fs))
+    resp = rng.uniform(0.15, 0.4)
+    ecg = patient.gain * clean * (1.0 + rng.uniform(0.02, 0.1) * np.sin(2 * np.pi * resp * t))
+    for _ in range(3):  # baseline wander: breathing and movement
+        ecg += patient.wander * rng.uniform(0.2, 1.0) * np.sin(2 * np.pi * rng.uniform(0.05, 0.5) * t + rng.uniform(0, 6.3))
+    emg = rng.normal(0.0, 1.0, n)
+    emg -= np.convolve(emg, np.ones(16) / 16, mode="same")  # high-pass: muscle noise has no slow part
+    envelope = np.ones(n)
+    for _ in range(int(rng.poisson(n / fs / 30.0))):  # bursts of movement, a few per minute
+        a = int(rng.integers(n))
+        envelope[a : a + int(rng.uniform(0.5, 4.0) * fs)] += rng.uniform(2.0, 6.0)
+    ecg += patient.muscle * envelope * emg
+    ecg += patient.powerline * np.sin(2 * np.pi * patient.mains * t + rng.uniform(0, 6.3))
+    b, a = butter(2, 30.0, fs=fs)  # the analog front end's anti-alias filter (not a brick wall: hum leaks)
+    return lfilter(b, a, ecg)[:: fs // ECG_RATE]
+
+
+def window_label(beats: Beats, af: np.ndarray, start: int, margin: float = 0.15) -> int:
+    """The class of the window of ECG_WINDOW samples from sample `start`, from the beats inside it.
+
+    pvc if a ventricular beat's R peak lies inside (margin s from the edges);
+    else af if the rhythm at the window's centre is AF; else sinus by the mean
+    RR inside the window: brady below 60 bpm, tachy above 100, normal between.
+    """
+    a, b = start / ECG_RATE, (start + ECG_WINDOW) / ECG_RATE
+    inside = (beats.times >= a) & (beats.times < b)
+    if np.any(beats.pvc & (beats.times >= a + margin) & (beats.times < b - margin)):
+        return RHYTHM_CLASSES.index("pvc")
+    if af[start + ECG_WINDOW // 2]:
+        return RHYTHM_CLASSES.index("af")
+    times = beats.times[inside]
+    if len(times) < 2:
+        return RHYTHM_CLASSES.index("brady")
+    rate = 60.0 / float(np.mean(np.diff(times)))
+    return RHYTHM_CLASSES.index("brady" if rate < 60.0 else "tachy" if rate > 100.0 else "normal")
+
+
+def rhythm_record(episodes: list[tuple[str, float]], rng: np.random.Generator) -> tuple[np.ndarray, Beats, np.ndarray]:
+    """One patient's record of consecutive (kind, seconds) episodes: ECG at ECG_RATE, beats, AF per sample."""
+    patient = random_patient(rng)
+    parts, start = [], 0.0
+    af = np.zeros(int(np.ceil(sum(s for _, s in episodes) * ECG_RATE)) + ECG_RATE, bool)
+    for kind, seconds in episodes:
+        parts.append(episode_beats(kind, start, seconds, patient, rng))
+        if kind == "af":
+            af[int(start * ECG_RATE) : int((start + seconds) * ECG_RATE)] = True
+        start += seconds
+    beats = Beats(np.concatenate([p.times for p in parts]), np.concatenate([p.pvc for p in parts]))
+    return render_record(beats, af, patient, rng), beats, af
+
+
+def ecg_rhythm(n: int = 3000, seed: int = 0, per_record: int = 15) -> dict[str, np.ndarray]:
+    """n 4 s windows of 5 rhythm classes; each record is a new patient in one rhythm for 64 s.
+
+    The rhythm of each record is drawn uniformly from the five kinds; labels
+    come from the beats inside each window (window_label), so a window of a
+    brady record at 61 bpm is normal and a pvc record's window without a
+    premature beat is labelled by its rate.
+    """
+    rng = np.random.default_rng(seed)
+    x = np.empty((n, ECG_WINDOW, 1, 1), np.float32)
+    y = np.empty(n, np.int64)
+    source = np.empty(n, np.int64)
+    i = record = 0
+    while i < n:
+        kind = RHYTHM_CLASSES[int(rng.integers(len(RHYTHM_CLASSES)))]
+        signal, beats, af = rhythm_record([(kind, 64.0)], rng)
+        for s in rng.integers(0, 64 * ECG_RATE - ECG_WINDOW, per_record)[: n - i]:
+            x[i, :, 0, 0] = _normalize(signal[s : s + ECG_WINDOW])
+            y[i] = window_label(beats, af, int(s))
+            source[i] = record
+            i += 1
+        record += 1
+    return {"x": x, "y": y, "record": source, "classes": np.array(RHYTHM_CLASSES)}
+
+
+def stream_episodes(seconds: float, rng: np.random.Generator) -> list[tuple[str, float]]:
+    """Rhythm episodes for a record of about `seconds` s: starts in normal sinus rhythm, never repeats a kind."""
+    kinds = list(RHYTHM_EPISODES)
+    weights = np.array([RHYTHM_EPISODES[k][0] for k in kinds])
+    out, total, kind = [], 0.0, "normal"
+    while total < seconds:
+        length = float(rng.uniform(*RHYTHM_EPISODES[kind][1]))
+        out.append((kind, length))
+        total += length
+        p = np.where(np.array(kinds) == kind, 0.0, weights)
+        kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
+    return out
+
+
+def ecg_rhythm_stream(n: int = 4000, seed: int = 0, hop: float = 0.25,
+                      record_seconds: tuple[float, float] = (180.0, 360.0)) -> dict[str, np.ndarray]:
+    """n consecutive windows (every `hop` s) over patients' records with rhythm episodes.
+
+    Each record is a new patient (Patient) for 3-6 min, in episodes of normal
+    sinus rhythm, AF, PVC runs, brady- and tachycardia (stream_episodes);
+    windows do not cross records; `record` numbers the patients in stream
+    order and `t` is each window's start in s from the stream's start.
+    """
+    rng = np.random.default_rng(seed)
+    hop_n = int(round(hop * ECG_RATE))
+    xs, ys, records, times = [], [], [], []
+    count = offset = record = 0
+    while count < n:
+        signal, beats, af = rhythm_record(stream_episodes(rng.uniform(*record_seconds), rng), rng)
+        starts = np.arange(0, len(signal) - ECG_WINDOW - ECG_RATE, hop_n)[: n - count]
+        xs.append(np.stack([_normalize(signal[s : s + ECG_WINDOW]) for s in starts]))
+        ys.append(np.array([window_label(beats, af, int(s)) for s in starts], np.int64))
+        records.append(np.full(len(starts), record, np.int64))
+        times.append((offset + starts) / ECG_RATE)
+        count += len(starts)
+        offset += len(signal)
+        record += 1
+    x = np.concatenate(xs).astype(np.float32)[:, :, None, None]
+    return {"x": x, "y": np.concatenate(ys), "record": np.concatenate(records),
+            "t": np.concatenate(times).astype(np.float32), "classes": np.array(RHYTHM_CLASSES)}
 
 
 def _find_ecg_dat(record: str | Path | None) -> bytes:

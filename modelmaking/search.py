@@ -34,6 +34,12 @@ Steps, each a plain function:
    validation split is written as OUT/model.tflite (signature outputs
    exit0..exitK-1, final), OUT/policy.txt, OUT/report.md/.json and
    OUT/pareto.png; its accuracy is measured on the test split on that model.
+   OUT/backbone.tflite is the backbone alone in int8: the baseline for
+   `tinyexit compare` (policy none) beside the chosen model and policy.
+
+Data with a `record` array (one id per sample, e.g. the patient) is split by
+record: no patient's samples are in two of train, calibration, validation
+and test (in stream order with --stream).
 
 TensorFlow and matplotlib are imported inside functions only.
 """
@@ -519,19 +525,43 @@ class Splits:
     test: np.ndarray  # indices into the concatenation of x and x_test
 
 
-def make_splits(n: int, n_test: int, seed: int, stream: bool = False) -> Splits:
+def make_splits(n: int, n_test: int, seed: int, stream: bool = False, records: np.ndarray | None = None) -> Splits:
     """With a test set: x -> train 50%, calibration 30%, validation 20%. Without: 40/25/15/20.
 
     stream: contiguous runs in sample order (train first, test last), for
-    temporal policies; otherwise a random permutation (seed).
+    temporal policies; otherwise a random permutation (seed). records: a
+    record (patient) id per sample of x; whole records then go to one part
+    (record_parts), so no part sees a patient another part saw.
     """
+    shares = (0.5, 0.3, 0.2) if n_test else (0.4, 0.25, 0.15, 0.2)
+    if records is not None:
+        parts = record_parts(np.asarray(records)[:n], shares, seed, stream)
+        test = np.arange(n, n + n_test) if n_test else parts[3]
+        return Splits(parts[0], parts[1], parts[2], test)
     order = np.arange(n) if stream else np.random.default_rng(seed).permutation(n)
-    shares = (0.5, 0.3, 0.2) if n_test else (0.4, 0.25, 0.15)
     a = int(round(n * shares[0]))
     b = a + int(round(n * shares[1]))
     c = b + int(round(n * shares[2])) if not n_test else n
     test = np.arange(n, n + n_test) if n_test else np.sort(order[c:])
     return Splits(np.sort(order[:a]), np.sort(order[a:b]), np.sort(order[b:c]), test)
+
+
+def record_parts(records: np.ndarray, shares: tuple[float, ...], seed: int, stream: bool) -> list[np.ndarray]:
+    """Sample indices per part, whole records each: a record goes to the part its middle sample falls in.
+
+    Records are taken in stream order (stream) or shuffled (seed); parts
+    follow `shares` of the samples as closely as whole records allow.
+    """
+    ids, first, counts = np.unique(records, return_index=True, return_counts=True)
+    if len(ids) < len(shares):
+        raise TinyexitError(f"the data has {len(ids)} record(s); splitting by record needs at least {len(shares)} "
+                            "(one per part): give more records or drop the 'record' array")
+    order = np.argsort(first) if stream else np.random.default_rng(seed).permutation(len(ids))
+    middle = np.cumsum(counts[order]) - counts[order] / 2.0
+    bounds = np.cumsum(shares)[:-1] / np.sum(shares) * len(records)
+    part_of = dict(zip(ids[order].tolist(), np.searchsorted(bounds, middle).tolist()))
+    which = np.array([part_of[r] for r in records.tolist()])
+    return [np.flatnonzero(which == k) for k in range(len(shares))]
 
 
 # ---------------------------------------------------------------------------
@@ -670,7 +700,8 @@ def search(
         xt, yt = _checked(arrays["x_test"], arrays["y_test"], shape, classes, str(data))
         n_test = len(xt)
         xs, ys = np.concatenate([xs, xt]), np.concatenate([ys, yt])
-    splits = make_splits(len(xs) - n_test, n_test, seed, stream)
+    records = _records(arrays, len(arrays["x"]), str(data))
+    splits = make_splits(len(xs) - n_test, n_test, seed, stream, records)
     if min(len(splits.cal), len(splits.val), len(splits.test), len(splits.train)) < 10:
         raise TinyexitError(f"{data}: {len(xs)} samples are too few to split into train, calibration, validation "
                             "and test parts; give at least a few hundred")
@@ -679,7 +710,8 @@ def search(
         families += sum(len(TEMPORAL_PATIENCE) + len(DIFFERENCE_STEPS) for _ in names)
     check_budget(len(splits.cal), max_drop, method, delta / families, str(data))
     say(f"search: {len(names)} candidate(s) after {', '.join(names)}; samples: train {len(splits.train)}, "
-        f"calibration {len(splits.cal)}, validation {len(splits.val)}, test {len(splits.test)}")
+        f"calibration {len(splits.cal)}, validation {len(splits.val)}, test {len(splits.test)}"
+        + (f" (split by record: {len(np.unique(records))} records)" if records is not None else ""))
 
     say("search: caching backbone features at every candidate")
     feats = features(model_b, names, xs[splits.train])
@@ -690,10 +722,12 @@ def search(
     full = assemble(model_b, names, heads, list(range(len(names))))
     with tempfile.TemporaryDirectory(prefix="tinyexit-search-") as tmp:
         tmp = Path(tmp)
+        say("search: converting the backbone alone to int8 (backbone.tflite, the baseline to compare against)")
+        backbone_bytes = augment.convert_int8(model_b, xs[splits.train], seed=seed)
         backbone_tflite = None
         if train == "joint":
             backbone_tflite = tmp / "backbone.tflite"
-            backbone_tflite.write_bytes(augment.convert_int8(model_b, xs[splits.train], seed=seed))
+            backbone_tflite.write_bytes(backbone_bytes)
             say(f"search: joint fine-tuning, {epochs} epoch(s), exit loss weight {JOINT_EXIT_WEIGHT}")
             augment.train_model(full, xs[splits.train], ys[splits.train], mode="joint", epochs=epochs,
                                 batch_size=batch_size, exit_weight=JOINT_EXIT_WEIGHT, learning_rate=5e-4,
@@ -763,6 +797,11 @@ def search(
             "policy_kind": policy_kind, "max_exits": max_exits, "train": train, "epochs": epochs, "stream": stream,
             "samples": {"train": len(splits.train), "calibration": len(splits.cal),
                         "validation": len(splits.val), "test": len(splits.test)},
+            "split_by": "record" if records is not None else ("stream order" if stream else "sample"),
+            "records": ({part: int(len(np.unique(records[idx[idx < len(records)]])))
+                         for part, idx in (("train", splits.train), ("calibration", splits.cal),
+                                           ("validation", splits.val), ("test", splits.test))}
+                        if records is not None else None),
             "qemu_samples": int(min(qemu_samples, len(splits.test))),
             "backbone_instructions": costs.backbone, "backbone_instructions_one_stage": costs.backbone_check,
             "final_accuracy_test": float(np.mean(np.argmax(logits[-1][splits.test], axis=1) == y_test)),
@@ -773,12 +812,13 @@ def search(
                            "costs": costs, "results": results, "names": names})
     write_folder(out, {
         "model.tflite": tflite_bytes,
+        "backbone.tflite": backbone_bytes,
         "policy.txt": winner.policy + "\n",
         "report.md": report.markdown(),
         "report.json": json.dumps(report.to_dict(), indent=2) + "\n",
         "pareto.png": pareto_png(subsets, chosen, costs.backbone, f"{meta['backbone']} on {board}"),
     })  # fmt: skip
-    say(f"search: wrote {out}/model.tflite, policy.txt, report.md, report.json, pareto.png "
+    say(f"search: wrote {out}/model.tflite, backbone.tflite, policy.txt, report.md, report.json, pareto.png "
         f"({meta['seconds']:.0f} s)")
     return report
 
@@ -787,6 +827,17 @@ def _checked(x, y, shape, classes: int, source: str) -> tuple[np.ndarray, np.nda
     """x as float32 of the model's input shape, y as class indices (augment.split_data's checks)."""
     part = augment.split_data({"x": x, "y": y, "x_test": x[:0], "y_test": y[:0]}, shape, classes, source=source)
     return part.x_train, part.y_train
+
+
+def _records(arrays: dict[str, np.ndarray], n: int, source: str) -> np.ndarray | None:
+    """The data's per-sample record (patient) ids, if it has them, checked."""
+    if "record" not in arrays:
+        return None
+    records = np.asarray(arrays["record"])
+    if records.shape != (n,) or not np.issubdtype(records.dtype, np.integer):
+        raise TinyexitError(f"{source}: 'record' must hold one integer record id per row of x ({n}), "
+                            f"got {records.dtype}{list(records.shape)}; fix it or drop it")
+    return records
 
 
 def load_labelled(data: str | Path) -> dict[str, np.ndarray]:

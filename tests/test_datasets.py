@@ -62,6 +62,20 @@ def test_fashion_mnist(tmp_path):
     assert set(np.unique(arrays["y_test"])) == set(range(10)) and len(arrays["classes"]) == 10
 
 
+@needs_fashion
+def test_fashion_mnist_skip_gives_the_next_images(tmp_path):
+    """--skip K: a second file of other training images (a backbone on one, a search on the other)."""
+    first = datasets.fashion_mnist(30)
+    later = datasets.fashion_mnist(10, skip=20)
+    assert np.array_equal(later["x"], first["x"][20:30]) and np.array_equal(later["y"], first["y"][20:30])
+    with pytest.raises(TinyexitError) as info:
+        datasets.make_dataset("ecg", tmp_path / "e.npz", n=2, skip=5)
+    assert "fashion-mnist only" in info.value.message
+    with pytest.raises(TinyexitError) as info:
+        datasets.fashion_mnist(10, skip=60000)
+    assert "no training image" in info.value.message
+
+
 @needs_espeak
 def test_keywords_are_balanced_and_deterministic(tmp_path):
     a = datasets.keywords(24, seed=3)
@@ -105,6 +119,77 @@ def test_ecg_windows_and_stream():
         counts[int(y)].append(len(find_peaks(x, height=0.5, distance=datasets.ECG_RATE // 4)[0]))
     means = [np.mean(counts[c]) for c in range(3) if counts[c]]
     assert means == sorted(means)
+
+
+RHYTHM = {name: i for i, name in enumerate(datasets.RHYTHM_CLASSES)}
+
+
+def test_window_label_from_the_beats_inside():
+    """pvc if a ventricular beat lies inside (away from the edges), af at the centre, else sinus by mean RR."""
+    length = 20 * datasets.ECG_RATE
+    no_af = np.zeros(length, bool)
+    every = lambda rr: datasets.Beats(np.arange(0.3, 20.0, rr), np.zeros(len(np.arange(0.3, 20.0, rr)), bool))  # noqa: E731
+    assert datasets.window_label(every(1.2), no_af, 0) == RHYTHM["brady"]  # 50 bpm
+    assert datasets.window_label(every(0.8), no_af, 0) == RHYTHM["normal"]  # 75 bpm
+    assert datasets.window_label(every(0.5), no_af, 0) == RHYTHM["tachy"]  # 120 bpm
+    af = no_af.copy()
+    af[: datasets.ECG_WINDOW] = True
+    assert datasets.window_label(every(0.8), af, 0) == RHYTHM["af"]
+    assert datasets.window_label(every(0.8), af, datasets.ECG_WINDOW) == RHYTHM["normal"]  # centre outside AF
+    beats = every(0.8)
+    pvc = beats.pvc.copy()
+    pvc[3] = True  # R peak at 2.7 s: inside the first window
+    assert datasets.window_label(datasets.Beats(beats.times, pvc), af, 0) == RHYTHM["pvc"]
+    edge = beats.pvc.copy()
+    edge[5] = True  # at 4.3 s: 0.3 s after the first window's end, 0.3 s into the next one
+    assert datasets.window_label(datasets.Beats(beats.times, edge), no_af, 0) == RHYTHM["normal"]
+    assert datasets.window_label(datasets.Beats(beats.times, edge), no_af, datasets.ECG_WINDOW) == RHYTHM["pvc"]
+
+
+def test_rhythm_episodes_have_their_timing():
+    """AF: irregular RR; PVC: early beats followed by a compensatory pause; sinus: regular, in its rate range."""
+    rng = np.random.default_rng(3)
+    patient = datasets.random_patient(rng)
+    af = datasets.episode_beats("af", 0.0, 120.0, patient, rng)
+    sinus = datasets.episode_beats("normal", 0.0, 120.0, patient, rng)
+    cv = lambda b: np.std(np.diff(b.times)) / np.mean(np.diff(b.times))  # noqa: E731
+    assert cv(af) > 0.1 > cv(sinus) and not af.pvc.any() and not sinus.pvc.any()
+    assert 55.0 < 60.0 / np.mean(np.diff(sinus.times)) < 105.0
+    for seed in range(4):
+        beats = datasets.episode_beats("pvc", 0.0, 120.0, patient, np.random.default_rng(seed))
+        rr = np.diff(beats.times)
+        early = np.flatnonzero(beats.pvc[1:-1]) + 1  # PVC beats with a beat before and after
+        assert len(early) >= 10
+        assert np.all(rr[early - 1] < 0.8 * rr[early])  # coupling interval shorter than the pause after
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ecg_rhythm_windows_classes_records_determinism(seed):
+    a = datasets.ecg_rhythm(450, seed=seed)
+    assert a["x"].shape == (450, datasets.ECG_WINDOW, 1, 1) and a["x"].dtype == np.float32
+    assert a["classes"].tolist() == ["normal", "brady", "tachy", "af", "pvc"]
+    counts = np.bincount(a["y"], minlength=5)
+    assert counts.min() >= 30, counts  # every class, none rare
+    assert a["record"].tolist() == np.repeat(np.arange(30), 15).tolist()
+    b = datasets.ecg_rhythm(450, seed=seed)
+    assert np.array_equal(a["x"], b["x"]) and np.array_equal(a["y"], b["y"])
+    c = datasets.ecg_rhythm(450, seed=seed + 7)
+    assert not np.array_equal(a["x"], c["x"])
+
+
+def test_ecg_rhythm_stream_changes_rhythm_within_records():
+    s = datasets.ecg_rhythm_stream(3000, seed=0)
+    records, y, t = s["record"], s["y"], s["t"]
+    assert s["x"].shape == (3000, datasets.ECG_WINDOW, 1, 1)
+    assert np.all(np.diff(records) >= 0) and records[-1] >= 2  # patients one after another
+    step = np.diff(t)[np.diff(records) == 0]
+    assert np.allclose(step, 0.25)  # consecutive windows of one record, every 0.25 s
+    changes = np.flatnonzero((np.diff(y) != 0) & (np.diff(records) == 0))
+    assert len(changes) >= 5  # rhythm changes inside a record
+    assert np.mean(y[1:] == y[:-1]) > 0.9  # but long stable episodes
+    assert len(np.unique(y)) >= 4
+    again = datasets.ecg_rhythm_stream(3000, seed=0)
+    assert np.array_equal(again["x"], s["x"]) and np.array_equal(again["y"], y)
 
 
 def _fake_ecg_dat() -> bytes:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tinyexit.codegen.errors import TinyexitError
 from tinyexit.codegen.options import Options
 from tinyexit.codegen.pipeline import generate
 from tinyexit.codegen.policies.calibrate import binomial_cdf, exit_grid, grid_size_for, hb_p_value, threshold_policy
@@ -17,10 +20,16 @@ from tinyexit.codegen.policies.lowering import lower_policy
 from tinyexit.codegen.policies.reference import run_integer
 from tinyexit.codegen.policies.spec import parse_policy
 from tinyexit.codegen.reader import read_model
+from tinyexit.evaluation.compare import run_comparison
+from tinyexit.evaluation.report import report_json
 from tinyexit.firmware_sim.qemu import run_library
 
 pytest.importorskip("tensorflow")
 from tinyexit.modelmaking import search  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from readme_example import SEARCH_HEAD, fill  # noqa: E402
 
 BOARD = "nucleo-l4r5zi"
 EPS, DELTA = 0.1, 0.1
@@ -68,6 +77,7 @@ def test_search_end_to_end(trained, tmp_path):
     check_search_picks_the_subset_a_brute_force_evaluation_picks(report)
     check_outputs_and_report_fields(report, lines)
     check_the_summed_cost_is_what_qemu_measures_on_the_written_model(report, trained, tmp_path)
+    check_the_readme_table_comes_from_the_search_and_compare_reports(report, trained, tmp_path)
 
 
 def test_candidates_are_the_block_boundaries():
@@ -146,6 +156,61 @@ def check_the_summed_cost_is_what_qemu_measures_on_the_written_model(report, tra
     measured = np.cumsum(run_library(lib.out_dir, BOARD, x).stage_instructions.mean(axis=0))
     assert np.allclose(measured, costs.exits(subset), rtol=2e-3), (measured, costs.exits(subset))
     assert costs.backbone == pytest.approx(costs.backbone_check, rel=2e-3)
+
+
+def check_the_readme_table_comes_from_the_search_and_compare_reports(report, trained, tmp_path):
+    """`make example`'s last step: scripts/readme_example.py makes the README's search row from the search's
+    report.json and `compare` of the chosen model + policy and of backbone.tflite (the backbone alone)."""
+    data = np.load(trained / "digits.npz")
+    x, y = data["x"][1500:1560], data["y"][1500:1560]
+    folder = tmp_path / "example" / "search-image"
+    shutil.copytree(report.out, folder)
+    assert len(read_model(folder / "backbone.tflite").exits) == 1  # the backbone alone: one output
+    compared = {}
+    for model, policies, sub in (("model.tflite", ["none", report.chosen["policy"]], "compare"),
+                                 ("backbone.tflite", ["none"], "compare-backbone")):
+        result = run_comparison(folder / model, x, y, BOARD, policies, qemu_samples=2, data_name="digits.npz")
+        (folder / sub).mkdir()
+        (folder / sub / "report.json").write_text(report_json(result.meta, result.rows))
+        compared[sub] = json.loads((folder / sub / "report.json").read_text())["policies"][-1]
+    base = compared["compare-backbone"]["mean_instructions"]
+    assert base == pytest.approx(report.internals["costs"].backbone, rel=0.01)  # one backbone, two measurements
+    readme = ("x\n<!-- example:search -->\n| task, backbone | old |\n|---|---|\n"
+              "| keywords (1,000 clips), DS-CNN | 47.5% |\n| ECG heart-rate bands | 77.2% |\n<!-- /example:search -->\n")
+    text, missing = fill(readme, tmp_path / "example")
+    rows = text.split("<!-- example:search -->\n", 1)[1].split("<!-- /example:search -->")[0].splitlines()
+    assert rows[:2] == SEARCH_HEAD
+    assert rows[2] == "| keywords (1,000 clips), DS-CNN | 47.5% |"  # no reports: the old row stays
+    ee = compared["compare"]
+    assert rows[3].startswith(f"| Fashion-MNIST (60 fresh samples of digits.npz), tiny.keras | "
+                              f"{', '.join(report.chosen['exits'])} (`{report.chosen['policy']}`) | "
+                              f"{100 * ee['accuracy']:.1f}% / {100 * compared['compare-backbone']['accuracy']:.1f}% | "
+                              f"{ee['mean_instructions']:,.0f} / {base:,.0f} | "
+                              f"{100 * (1 - ee['mean_instructions'] / base):.1f}% | ")
+    assert len(rows) == 4  # the old ECG row is gone: its task is not among the searches any more
+    assert str(tmp_path / "example" / "search-ecg" / "report.json") in missing
+
+
+def test_splits_by_record_keep_each_record_in_one_part():
+    records = np.repeat(np.arange(12), np.arange(12) % 4 * 10 + 20)  # records of 20-50 samples
+    n = len(records)
+    for stream in (False, True):
+        splits = search.make_splits(n, 0, seed=3, stream=stream, records=records)
+        parts = [splits.train, splits.cal, splits.val, splits.test]
+        assert sorted(np.concatenate(parts).tolist()) == list(range(n))
+        seen = [set(records[p].tolist()) for p in parts]
+        assert all(not (a & b) for a, b in itertools.combinations(seen, 2))
+        for part, share in zip(parts, (0.4, 0.25, 0.15, 0.2)):
+            assert abs(len(part) - share * n) <= 50  # within one record of the share
+        if stream:  # in stream order: every train record before every calibration record, and so on
+            assert all(max(a) < min(b) for a, b in zip(seen, seen[1:]))
+    shuffled = [search.make_splits(n, 0, seed=s, records=records).test for s in (0, 1)]
+    assert not np.array_equal(*shuffled)
+    with_test = search.make_splits(n, 100, seed=0, records=records)
+    assert with_test.test.tolist() == list(range(n, n + 100))
+    with pytest.raises(TinyexitError) as info:
+        search.make_splits(90, 0, seed=0, records=np.repeat(np.arange(3), 30))
+    assert "3 record(s)" in info.value.message and "\n" not in info.value.message
 
 
 def tinyexit(*args):
