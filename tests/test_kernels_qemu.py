@@ -37,10 +37,22 @@ ONE_OP = {
                                                    activation="RELU"), "conv2d_gemm_s8"),
     "conv_gemm_pointwise_c16_odd": (lambda: conv_model(seed=3, in_shape=(1, 5, 5, 16), kernel=(1, 1), out_c=9),
                                     "conv2d_gemm_s8"),
-    "depthwise_c4_s1": (lambda: depthwise_model(seed=4, in_shape=(1, 7, 6, 12), activation="RELU6"),
+    "depthwise_c4_s1_batch_2": (lambda: depthwise_model(seed=4, in_shape=(2, 7, 6, 12), activation="RELU6"),
+                                "depthwise_conv2d_c4_s8"),
+    "depthwise_c4_s3": (lambda: depthwise_model(seed=5, in_shape=(1, 8, 9, 8), stride=(3, 3)),
                         "depthwise_conv2d_c4_s8"),
-    "depthwise_c4_s2": (lambda: depthwise_model(seed=5, in_shape=(1, 8, 9, 8), stride=(2, 2)),
-                        "depthwise_conv2d_c4_s8"),
+    # The planar 3x3 kernel's four inline-asm loops: stride 1 / 2 along its lines, with and without
+    # the upper clamp, odd and even lines, rows and columns.
+    "depthwise_3x3_columns_s1_relu": (lambda: depthwise_model(seed=9, in_shape=(1, 25, 5, 8), activation="RELU"),
+                                      "depthwise_conv2d_3x3_s8"),
+    "depthwise_3x3_rows_s1_relu6": (lambda: depthwise_model(seed=10, in_shape=(1, 7, 10, 12), activation="RELU6",
+                                                            out_scale_factor=0.2), "depthwise_conv2d_3x3_s8"),
+    "depthwise_3x3_rows_s2_zp_min_relu6": (lambda: depthwise_model(seed=11, in_shape=(1, 9, 13, 8), stride=(2, 2),
+                                                                   in_zp=-128, activation="RELU6",
+                                                                   out_scale_factor=0.2), "depthwise_conv2d_3x3_s8"),
+    "depthwise_3x3_columns_s2_relu_n1": (lambda: depthwise_model(seed=12, in_shape=(1, 12, 7, 4), stride=(2, 2),
+                                                                 activation="RELU_N1_TO_1", out_scale_factor=0.02),
+                                         "depthwise_conv2d_3x3_s8"),
     "depthwise_c4_2x2_s2_direct": (lambda: depthwise_model(seed=8, in_shape=(1, 7, 9, 12), kernel=(2, 2),
                                                            stride=(2, 2)), "depthwise_conv2d_c4_s8"),
     "fc_gemv_odd_units": (lambda: fc_model(seed=6, depth=48, units=9, in_zp=-128), "fully_connected_gemv_s8"),
@@ -59,7 +71,8 @@ def _inputs(manifest: dict, n: int, seed: int = 0) -> np.ndarray:
     return x
 
 
-DSP_MNEMONIC = {"conv2d_gemm_s8": "smlad", "depthwise_conv2d_c4_s8": "smlabb", "fully_connected_gemv_s8": "smlad"}
+DSP_MNEMONIC = {"conv2d_gemm_s8": "smlad", "depthwise_conv2d_c4_s8": "smlabb", "fully_connected_gemv_s8": "smlad",
+                "depthwise_conv2d_3x3_s8": "smladx"}
 
 
 def _qemu_equals_host(lib, tmp_path, n: int, dsp: str = "smlad"):
@@ -76,7 +89,8 @@ def _qemu_equals_host(lib, tmp_path, n: int, dsp: str = "smlad"):
 
 # optimize=size (int8 weights widened by SXTB16 in the inner loop) on the GEMM-style cases.
 SIZE_CASES = sorted(c for c, (_, kernel) in ONE_OP.items()
-                    if kernel in ("conv2d_gemm_s8", "fully_connected_gemv_s8", "depthwise_conv2d_c4_s8"))
+                    if kernel in ("conv2d_gemm_s8", "fully_connected_gemv_s8", "depthwise_conv2d_c4_s8",
+                                  "depthwise_conv2d_3x3_s8"))
 
 
 @pytest.mark.parametrize("case, optimize", [(c, "speed") for c in sorted(ONE_OP)] + [(c, "size") for c in SIZE_CASES])
@@ -86,7 +100,8 @@ def test_one_op_dsp_path_matches_host_and_tflm(case, optimize, tmp_path):
     graph = parse_model(model)
     calls = prepare_op(graph, graph.ops[0], optimize)
     assert [c.kernel for c in calls] == [kernel]
-    assert calls[0].params.get("w8", 0) == (optimize == "size")
+    if kernel != "depthwise_conv2d_3x3_s8":  # int8 weights in either mode
+        assert calls[0].params.get("w8", 0) == (optimize == "size")
     path = tmp_path / f"{case}.tflite"
     path.write_bytes(model)
     lib = generate(path, tmp_path / "lib", options=Options(optimize=optimize)).out_dir
