@@ -80,12 +80,15 @@ DEPTHWISE_CASES = {
     "p3_columns_stride_1x2": dict(in_shape=(1, 6, 9, 4), stride=(1, 2), activation="RELU_N1_TO_1",
                                   out_scale_factor=0.02),
     "p3_rows_stride_2x1_valid": dict(in_shape=(1, 6, 9, 4), stride=(2, 1), padding="VALID"),
+    "p3_rows_4x4_s2": dict(in_shape=(1, 7, 8, 4), stride=(2, 2)),
+    "p3_columns_5x2": dict(in_shape=(1, 5, 2, 4)),
     "p3_one_pixel": dict(in_shape=(1, 1, 1, 4)),
-    "p3_rows_single_column_pair": dict(in_shape=(1, 2, 3, 4), stride=(2, 2)),
+    "p3_rows_3x3_s2": dict(in_shape=(1, 6, 5, 8), stride=(2, 2)),
     # The c4 variant (multiplier 1, channels % 4 == 0, no dilation), 3x3 where the planar one does not fit.
     "c4_3x3_batch_2": dict(in_shape=(2, 5, 6, 8)),
     "c4_3x3_s3": dict(in_shape=(1, 9, 7, 4), stride=(3, 3)),
     "c4_3x3_left_shift": dict(in_shape=(1, 5, 4, 4), out_scale_factor=0.003),
+
     "c4_kernel_2x2_s2": dict(in_shape=(1, 6, 6, 4), kernel=(2, 2), stride=(2, 2), padding="VALID"),
     # Windows that do not overlap (stride >= kernel) take the kernel's direct path, padded ones too.
     "c4_kernel_2x2_s2_same_odd_relu": dict(in_shape=(1, 7, 5, 8), kernel=(2, 2), stride=(2, 2), activation="RELU"),

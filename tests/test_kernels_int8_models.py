@@ -42,9 +42,11 @@ def test_mlperf_fast_layers_take_the_smmulr_requantization(key):
     assert fast >= (0.6 if key == "vww" else 1.0) * len(calls)
 
 
-@pytest.mark.parametrize("key, layers", [("kws", 4), ("vww", 13)])
-def test_mlperf_depthwise_layers_take_the_planar_3x3_kernel(key, layers):
-    """Every 3x3 depthwise layer of KWS and VWW (stride 1 and 2) takes tx_depthwise_conv2d_3x3_s8."""
+@pytest.mark.parametrize("key, planar, c4", [("kws", 4, 0), ("vww", 13, 0)])
+def test_mlperf_depthwise_layers_take_the_planar_3x3_kernel(key, planar, c4):
+    """KWS's and VWW's 3x3 depthwise layers (stride 1 and 2) all take tx_depthwise_conv2d_3x3_s8: one
+    depthwise kernel in the library (VWW's flash target leaves no room for two; on its two 3x3-pixel
+    layers the planar kernel is slower than c4: 8.6 and 7.5 instructions/MAC against 6.9 and 5.9)."""
     graph = compile_graph(read_model(mlperf_path(key)), Options(policy="none", optimize="size"))
     kernels = [c.kernel for i, op in enumerate(graph.ops) if op.kind == "DEPTHWISE_CONV_2D" for c in graph.calls[i]]
-    assert kernels == ["depthwise_conv2d_3x3_s8"] * layers
+    assert kernels == ["depthwise_conv2d_3x3_s8"] * planar + ["depthwise_conv2d_c4_s8"] * c4

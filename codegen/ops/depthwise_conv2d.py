@@ -223,6 +223,9 @@ def planar_call(inp, out, weights: np.ndarray, bias: np.ndarray, mults: np.ndarr
     lines, length = (out_w, out_h) if columns else (out_h, out_w)
     words = stride_pix * ((length + 1) // 2) + 1  # TX_DW3_WORDS
     row_bytes = in_w * channels
+    in_len, pad_pix = (in_h, geometry.pad_top) if columns else (in_w, geometry.pad_left)
+    j0 = min(words, (pad_pix + 1) // 2)  # word j holds pixels 2j - pad_pix and 2j - pad_pix + 1
+    j1 = max(j0, min(words, (in_len + pad_pix) // 2))
     params = {
         "lines": lines,
         "len": length,
@@ -238,6 +241,8 @@ def planar_call(inp, out, weights: np.ndarray, bias: np.ndarray, mults: np.ndarr
         "pad_pix": geometry.pad_top if columns else geometry.pad_left,
         "channels": channels,
         "words": words,
+        "j0": j0,
+        "j1": j1,
         "input_zp": inp.quant.zero_point,
         "output_offset": out.quant.zero_point,
         "act_min": act[0],

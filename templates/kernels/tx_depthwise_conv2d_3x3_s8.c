@@ -107,12 +107,32 @@ static inline int32_t dw3_requant(int32_t acc2, int32_t m, int32_t c, int32_t r)
 /* Word j of channels c..c+3 from the 4-channel words u (pixel 2j - pad_pix) and v (the next pixel). */
 static inline void widen_word(uint32_t u, uint32_t v, int32_t *d)
 {
+#if defined(DW3_ASM)
+    int32_t e0, o0, e1;
+    /* volatile: the stores are its point (the outputs are unused). */
+    __asm__ volatile("sxtb16 %[e0], %[u]\n\t"
+                     "sxtb16 %[o0], %[u], ror #8\n\t"
+                     "sxtb16 %[e1], %[v]\n\t"
+                     "sxtb16 %[v], %[v], ror #8\n\t"
+                     "pkhbt  %[u], %[e0], %[e1], lsl #16\n\t"
+                     "pkhtb  %[e1], %[e1], %[e0], asr #16\n\t"
+                     "str    %[u], [%[d], #0]\n\t"
+                     "str    %[e1], [%[d], #24]\n\t"
+                     "pkhbt  %[u], %[o0], %[v], lsl #16\n\t"
+                     "pkhtb  %[v], %[v], %[o0], asr #16\n\t"
+                     "str    %[u], [%[d], #12]\n\t"
+                     "str    %[v], [%[d], #36]\n\t"
+                     : [u] "+&r"(u), [v] "+&r"(v), [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1)
+                     : [d] "r"(d)
+                     : "memory");
+#else
     const int32_t e0 = tx_sxtb16_even((int32_t)u), o0 = tx_sxtb16_odd((int32_t)u);
     const int32_t e1 = tx_sxtb16_even((int32_t)v), o1 = tx_sxtb16_odd((int32_t)v);
     d[0] = dw3_lows(e0, e1);
     d[3] = dw3_lows(o0, o1);
     d[6] = dw3_highs(e0, e1);
     d[9] = dw3_highs(o0, o1);
+#endif
 }
 
 /* Words j in [j0, j1) of a line whose pixels are all inside: s points at pixel 2 * j0 - pad_pix. */
@@ -160,12 +180,23 @@ static inline void widen_inner(const int8_t *s, int32_t pix_step, int32_t *d, in
 #endif
 }
 
+/* The 4-channel word of pixel x of a line (src: its pixel 0), or the zero points outside. */
+static inline uint32_t pixel_word(const int8_t *src, int32_t x, int32_t in_len, int32_t pix_step, uint32_t zp)
+{
+    uint32_t u = zp;
+    if (x >= 0 && x < in_len) {
+        memcpy(&u, src + x * pix_step, 4);
+    }
+    return u;
+}
+
 /* Widen input line il (may be padding) of channels c..c+3 into ring slot `slot`: word j of channel k at
- * ring[j * 12 + k * 3 + slot]. */
+ * ring[j * 12 + k * 3 + slot]. Words j0..j1-1 have both pixels inside (params, from the generator). */
 static void widen_line(const tx_depthwise_conv2d_3x3_s8_params *p, const int8_t *in, int32_t il, int32_t c,
                        int32_t *ring, int32_t slot)
 {
-    const int32_t words = p->words, in_len = p->in_len, pix_step = p->in_pix_step;
+    const int32_t words = p->words, in_len = p->in_len, pix_step = p->in_pix_step, pad = p->pad_pix;
+    const int32_t j0 = p->j0, j1 = p->j1;
     const uint32_t zp = (uint32_t)(uint8_t)(int8_t)p->input_zp * 0x01010101u;
     int32_t *d = ring + slot;
     if (il < 0 || il >= p->in_lines) {
@@ -175,33 +206,16 @@ static void widen_line(const tx_depthwise_conv2d_3x3_s8_params *p, const int8_t 
         return;
     }
     const int8_t *src = in + il * p->in_line_step + c;
-    /* Word j holds pixels x = 2j - pad_pix and x + 1; both inside for j in [j0, j1). */
-    const int32_t pad = p->pad_pix;
-    const int32_t j0 = (pad + 1) / 2;
-    int32_t j1 = (in_len + pad) / 2; /* 2j - pad + 1 <= in_len - 1 */
-    if (j1 > words) {
-        j1 = words;
-    }
-    if (j1 < j0) {
-        j1 = j0;
-    }
-    for (int32_t j = 0; j < words; ++j) {
-        if (j == j0) {
-            widen_inner(src + (2 * j0 - pad) * pix_step, pix_step, d + DW3_RING_WORDS_PER_J * j0, j1 - j0);
-            j = j1;
-            if (j >= words) {
-                break;
-            }
-        }
+    for (int32_t j = 0; j < j0; ++j) {
         const int32_t x = 2 * j - pad;
-        uint32_t u = zp, v = zp;
-        if (x >= 0 && x < in_len) {
-            memcpy(&u, src + x * pix_step, 4);
-        }
-        if (x + 1 >= 0 && x + 1 < in_len) {
-            memcpy(&v, src + (x + 1) * pix_step, 4);
-        }
-        widen_word(u, v, d + DW3_RING_WORDS_PER_J * j);
+        widen_word(pixel_word(src, x, in_len, pix_step, zp), pixel_word(src, x + 1, in_len, pix_step, zp),
+                   d + DW3_RING_WORDS_PER_J * j);
+    }
+    widen_inner(src + (2 * j0 - pad) * pix_step, pix_step, d + DW3_RING_WORDS_PER_J * j0, j1 - j0);
+    for (int32_t j = j1; j < words; ++j) {
+        const int32_t x = 2 * j - pad;
+        widen_word(pixel_word(src, x, in_len, pix_step, zp), pixel_word(src, x + 1, in_len, pix_step, zp),
+                   d + DW3_RING_WORDS_PER_J * j);
     }
 }
 

@@ -45,6 +45,8 @@ typedef struct {
     int32_t pad_pix;        /* implicit pixels before the first of a line, >= 0               */
     int32_t channels;       /* a multiple of 4                                                */
     int32_t words;          /* words per widened line: TX_DW3_WORDS(len, stride_pix)          */
+    int32_t j0;             /* words j0 .. j1 - 1 have both pixels (2j - pad_pix, + 1) inside  */
+    int32_t j1;             /* the input line, 0 <= j0 <= j1 <= words                          */
     int32_t input_zp;       /* the input zero point (the value of padding)                    */
     int32_t output_offset;  /* the output zero point                                          */
     int32_t act_min;        /* clamp range of the fused activation, in [-128, 127]            */
