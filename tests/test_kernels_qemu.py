@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from conftest import mlperf_path
 from kernel_harness import run_tflm
-from kernel_models import conv_model, depthwise_model
+from kernel_models import conv_model, depthwise_model, pool_model
 from test_kernels_conv import fc_model
+from test_kernels_fixedpoint import mean_model
 
 from tinyexit.codegen.pipeline import generate
 from tinyexit.codegen.ops import prepare_op
@@ -55,6 +56,11 @@ ONE_OP = {
                                          "depthwise_conv2d_3x3_s8"),
     "depthwise_c4_2x2_s2_direct": (lambda: depthwise_model(seed=8, in_shape=(1, 7, 9, 12), kernel=(2, 2),
                                                            stride=(2, 2)), "depthwise_conv2d_c4_s8"),
+    # AVERAGE_POOL_2D's and MEAN's 4-channel paths (tx_sum4_s8: SXTAB16, 255 positions at a time).
+    "avgpool_c4_global": (lambda: pool_model("AVERAGE_POOL_2D", seed=13, in_shape=(1, 25, 5, 8), padding="VALID",
+                                             filter=(25, 5), stride=(1, 1)), "avgpool_s8"),
+    "avgpool_c4_3x3_s2": (lambda: pool_model("AVERAGE_POOL_2D", seed=14, in_shape=(1, 7, 9, 12)), "avgpool_s8"),
+    "mean_c4_272_positions": (lambda: mean_model((1, 16, 17, 8), (1, 2), True, (0.05, 3), (0.04, -7)), "mean_s8"),
     "fc_gemv_odd_units": (lambda: fc_model(seed=6, depth=48, units=9, in_zp=-128), "fully_connected_gemv_s8"),
     "fc_gemm_batch_3": (lambda: fc_model(seed=7, depth=16, units=6, batches=3), "conv2d_gemm_s8"),
 }
@@ -72,7 +78,7 @@ def _inputs(manifest: dict, n: int, seed: int = 0) -> np.ndarray:
 
 
 DSP_MNEMONIC = {"conv2d_gemm_s8": "smlad", "depthwise_conv2d_c4_s8": "smlabb", "fully_connected_gemv_s8": "smlad",
-                "depthwise_conv2d_3x3_s8": "smladx"}
+                "depthwise_conv2d_3x3_s8": "smladx", "avgpool_s8": "sxtab16", "mean_s8": "sxtab16"}
 
 
 def _qemu_equals_host(lib, tmp_path, n: int, dsp: str = "smlad"):
@@ -100,7 +106,8 @@ def test_one_op_dsp_path_matches_host_and_tflm(case, optimize, tmp_path):
     graph = parse_model(model)
     calls = prepare_op(graph, graph.ops[0], optimize)
     assert [c.kernel for c in calls] == [kernel]
-    if kernel != "depthwise_conv2d_3x3_s8":  # int8 weights in either mode
+    assert calls[0].params.get("c4", 1) == 1  # pooling and MEAN: the 4-channel path
+    if kernel in ("conv2d_gemm_s8", "fully_connected_gemv_s8", "depthwise_conv2d_c4_s8"):  # weights by mode
         assert calls[0].params.get("w8", 0) == (optimize == "size")
     path = tmp_path / f"{case}.tflite"
     path.write_bytes(model)
