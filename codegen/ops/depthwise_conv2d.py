@@ -265,6 +265,6 @@ def planar_call(inp, out, weights: np.ndarray, bias: np.ndarray, mults: np.ndarr
         },
         macs=out_h * out_w * channels * taps,
         # TX_DEPTHWISE_CONV2D_3X3_S8_SCRATCH: the ring, the records, the slot tags.
-        scratch=48 * words + 224 + 12,
+        scratch=48 * words + 768 + 12,
         inplace={0: 0} if inplace else {},
     )

@@ -9,9 +9,12 @@
 #define DW3_ASM 1 /* the pair loops in inline asm (line_asm) */
 #endif
 
-/* Words per channel: taps 0, 1 of kernel lines 0-2 as pair words, tap 2 of lines 0-2, bias2, m, c, r,
- * (act_min, act_min), (act_max, act_max), the output step, the end of the pairs' ring words. */
-#define DW3_REC 14
+/* Words per channel and slot rotation (see group_records): taps 0, 1 of the lines in slots 0-2 as pair
+ * words, tap 2 of slots 0 (lo) and 1 (hi), tap 2 of slot 2, bias2, m, c, r, (act_min, act_min),
+ * (act_max, act_max), the output step, the end of the pairs' ring words, flags (1: len is odd,
+ * 2: another channel follows), the step from the line's last pair of outputs to the next channel's
+ * first output, the channel's first ring word. */
+#define DW3_REC 16
 #define DW3_PADDING (-1) /* slot tag of a padding line (all zero points) */
 
 /* acc + lo(a) * lo(b), lo(a) * hi(b), hi(a) * lo(b), hi(a) * hi(b) (SMLABB, SMLABT, SMLATB, SMLATT). */
@@ -180,24 +183,23 @@ static inline void widen_inner(const int8_t *s, int32_t pix_step, int32_t *d, in
 #endif
 }
 
-/* The 4-channel word of pixel x of a line (src: its pixel 0), or the zero points outside. */
-static inline uint32_t pixel_word(const int8_t *src, int32_t x, int32_t in_len, int32_t pix_step, uint32_t zp)
+/* The first word of a line's right edge (past the inner words) whose pixels are both padding. */
+static inline int32_t right_padding(const tx_depthwise_conv2d_3x3_s8_params *p)
 {
-    uint32_t u = zp;
-    if (x >= 0 && x < in_len) {
-        memcpy(&u, src + x * pix_step, 4);
-    }
-    return u;
+    const int32_t j1 = p->j1;
+    return j1 < p->words && 2 * j1 - p->pad_pix < p->in_len ? j1 + 1 : j1;
 }
 
 /* Widen input line il (may be padding) of channels c..c+3 into ring slot `slot`: word j of channel k at
- * ring[j * 12 + k * 3 + slot]. Words j0..j1-1 have both pixels inside (params, from the generator). */
+ * ring[j * 12 + k * 3 + slot]. Words j0..j1-1 have both pixels inside (params, from the generator);
+ * a 3x3 window pads at most one pixel before a line, so word 0 is (padding, pixel 0) when j0 = 1;
+ * word j1 may hold the last pixel and padding; the words after it are padding only, written once
+ * per call (tx_depthwise_conv2d_3x3_s8), as padding lines are. */
 static void widen_line(const tx_depthwise_conv2d_3x3_s8_params *p, const int8_t *in, int32_t il, int32_t c,
-                       int32_t *ring, int32_t slot)
+                       int32_t *ring, int32_t slot, uint32_t zp)
 {
     const int32_t words = p->words, in_len = p->in_len, pix_step = p->in_pix_step, pad = p->pad_pix;
     const int32_t j0 = p->j0, j1 = p->j1;
-    const uint32_t zp = (uint32_t)(uint8_t)(int8_t)p->input_zp * 0x01010101u;
     int32_t *d = ring + slot;
     if (il < 0 || il >= p->in_lines) {
         for (int32_t j = 0; j < words; ++j) {
@@ -206,16 +208,15 @@ static void widen_line(const tx_depthwise_conv2d_3x3_s8_params *p, const int8_t 
         return;
     }
     const int8_t *src = in + il * p->in_line_step + c;
-    for (int32_t j = 0; j < j0; ++j) {
-        const int32_t x = 2 * j - pad;
-        widen_word(pixel_word(src, x, in_len, pix_step, zp), pixel_word(src, x + 1, in_len, pix_step, zp),
-                   d + DW3_RING_WORDS_PER_J * j);
+    uint32_t u;
+    if (j0 > 0) { /* pixels -1, 0 */
+        memcpy(&u, src, 4);
+        widen_word(zp, u, d);
     }
     widen_inner(src + (2 * j0 - pad) * pix_step, pix_step, d + DW3_RING_WORDS_PER_J * j0, j1 - j0);
-    for (int32_t j = j1; j < words; ++j) {
-        const int32_t x = 2 * j - pad;
-        widen_word(pixel_word(src, x, in_len, pix_step, zp), pixel_word(src, x + 1, in_len, pix_step, zp),
-                   d + DW3_RING_WORDS_PER_J * j);
+    if (j1 < words && 2 * j1 - pad < in_len) { /* the last pixel, then padding */
+        memcpy(&u, src + (2 * j1 - pad) * pix_step, 4);
+        widen_word(u, zp, d + DW3_RING_WORDS_PER_J * j1);
     }
 }
 
@@ -234,11 +235,11 @@ static inline int8_t dw3_clamp(int32_t v, int32_t lo, int32_t hi)
 #if !defined(DW3_ASM)
 /* One output line of one channel, stride 1 along the line, in C: q is the channel's ring base
  * ([words][3]), rec its record for this line's slot rotation (see group_records). */
-static void line_s1(const int32_t *q, const int32_t *rec, const int32_t *w, int8_t *o, int32_t step, int32_t len, int32_t lo,
+static void line_s1(const int32_t *q, const int32_t *rec, int8_t *o, int32_t step, int32_t len, int32_t lo,
                     int32_t hi)
 {
-    const int32_t w0 = w[0], w1 = w[1], w2 = w[2], t01 = w[3], t2 = w[4], b = rec[6];
-    const int32_t m = rec[7], c = rec[8], r = rec[9];
+    const int32_t w0 = rec[0], w1 = rec[1], w2 = rec[2], t01 = rec[3], t2 = rec[4], b = rec[5];
+    const int32_t m = rec[6], c = rec[7], r = rec[8];
     for (int32_t n = len; n > 0; n -= 2) {
         int32_t a = q[0], x = q[12];
         int32_t acc0 = tx_smlad(a, w0, b);
@@ -267,11 +268,11 @@ static void line_s1(const int32_t *q, const int32_t *rec, const int32_t *w, int8
 }
 
 /* As line_s1 for stride 2 along the line: outputs 2k, 2k + 1 read words 2k, 2k + 1, 2k + 2. */
-static void line_s2(const int32_t *q, const int32_t *rec, const int32_t *w, int8_t *o, int32_t step, int32_t len, int32_t lo,
+static void line_s2(const int32_t *q, const int32_t *rec, int8_t *o, int32_t step, int32_t len, int32_t lo,
                     int32_t hi)
 {
-    const int32_t w0 = w[0], w1 = w[1], w2 = w[2], t01 = w[3], t2 = w[4], b = rec[6];
-    const int32_t m = rec[7], c = rec[8], r = rec[9];
+    const int32_t w0 = rec[0], w1 = rec[1], w2 = rec[2], t01 = rec[3], t2 = rec[4], b = rec[5];
+    const int32_t m = rec[6], c = rec[7], r = rec[8];
     for (int32_t n = len; n > 0; n -= 2) {
         int32_t acc0 = tx_smlad(q[0], w0, b);
         int32_t x = q[12];
@@ -300,17 +301,18 @@ static void line_s2(const int32_t *q, const int32_t *rec, const int32_t *w, int8
 
 #if defined(DW3_ASM)
 /*
- * The pair loops in inline asm (gcc spills the 13 live values in C). Per pair of outputs: the
- * bias (rec[6]), 6 (stride 1) or 9 (stride 2) ring words with constant offsets from q (the first
- * load post-increments q), 3 PKHBT (stride 1), 12 multiply-accumulates; then m, c (rec[7..8])
- * -> SMMLAR, ADD ASR #31; r, the (act_min, act_min) pair (rec[9..10]) -> ASR, SSAT, PKHBT into
- * one pair word, SSUB16 + SEL for the lower clamp (and with DW3_HI, the (act_max, act_max) pair
- * rec[11] for the upper one); the step and q's end (rec[12..13]) -> two STRB, the loop test.
- * 42 instructions for 18 MACs (45 with the upper clamp). The line's weights, in slot order, are
- * in registers: w0..w2 taps 0, 1 of slots 0..2, t01 tap 2 of slots 0 (lo) and 1 (hi), t2 of slot 2.
+ * A whole line of one channel in one inline-asm block (gcc spills the 13 live values in C): the
+ * line's weights from rec (LDRD, LDRD, LDR: taps 0, 1 of slots 0-2 in w0..w2, tap 2 of slots 0 / 1 in
+ * t01, of slot 2 in t2); then per pair of outputs: the bias (rec[5]), 6 (stride 1) or 9 (stride 2)
+ * ring words with constant offsets from q (the first load post-increments q), 3 PKHBT (stride 1),
+ * 12 multiply-accumulates; m, c (rec[6..7]) -> SMMLAR, ADD ASR #31; r, the (act_min, act_min) pair
+ * (rec[8..9]) -> ASR, SSAT, PKHBT into one pair word, SSUB16 + SEL for the lower clamp (and with
+ * DW3_HI, the (act_max, act_max) pair rec[10] for the upper one); the step and q's end
+ * (rec[11..12]) -> two STRB, the loop test: 42 instructions for 18 MACs (45 with the upper clamp).
+ * An odd line ends with one more pair whose first output only is stored (rec[13] = len & 1).
  */
 #define DW3_MAC_S1                                                                                               \
-    "ldr    %[acc0], [%[rec], #24]\n\t"                                                                          \
+    "ldr    %[acc0], [%[rec], #20]\n\t"                                                                          \
     "ldr    %[a], [%[q]], #48\n\t"                                                                               \
     "ldr    %[x], [%[q], #0]\n\t"                                                                                \
     "pkhbt  %[t], %[x], %[a]\n\t"                                                                                \
@@ -334,7 +336,7 @@ static void line_s2(const int32_t *q, const int32_t *rec, const int32_t *w, int8
     "smlatb %[acc1], %[x], %[t2], %[acc1]\n\t"
 
 #define DW3_MAC_S2                                                                                               \
-    "ldr    %[acc0], [%[rec], #24]\n\t"                                                                          \
+    "ldr    %[acc0], [%[rec], #20]\n\t"                                                                          \
     "ldr    %[a], [%[q]], #96\n\t"                                                                               \
     "ldr    %[x], [%[q], #-48]\n\t"                                                                              \
     "ldr    %[t], [%[q], #0]\n\t"                                                                                \
@@ -358,12 +360,12 @@ static void line_s2(const int32_t *q, const int32_t *rec, const int32_t *w, int8
     "smlabb %[acc1], %[t], %[t2], %[acc1]\n\t"
 
 #define DW3_REQUANT                                                                                              \
-    "ldrd   %[a], %[x], [%[rec], #28]\n\t"                                                                       \
+    "ldrd   %[a], %[x], [%[rec], #24]\n\t"                                                                       \
     "smmlar %[t], %[acc0], %[a], %[x]\n\t"                                                                       \
     "add    %[acc0], %[t], %[acc0], asr #31\n\t"                                                                 \
     "smmlar %[t], %[acc1], %[a], %[x]\n\t"                                                                       \
     "add    %[acc1], %[t], %[acc1], asr #31\n\t"                                                                 \
-    "ldrd   %[a], %[x], [%[rec], #36]\n\t"                                                                       \
+    "ldrd   %[a], %[x], [%[rec], #32]\n\t"                                                                       \
     "asr    %[acc0], %[acc0], %[a]\n\t"                                                                          \
     "asr    %[acc1], %[acc1], %[a]\n\t"                                                                          \
     "ssat   %[acc0], #8, %[acc0]\n\t"                                                                            \
@@ -373,12 +375,12 @@ static void line_s2(const int32_t *q, const int32_t *rec, const int32_t *w, int8
     "sel    %[acc0], %[acc0], %[x]\n\t"
 
 #define DW3_HI                                                                                                   \
-    "ldr    %[x], [%[rec], #44]\n\t"                                                                             \
+    "ldr    %[x], [%[rec], #40]\n\t"                                                                             \
     "ssub16 %[t], %[x], %[acc0]\n\t"                                                                             \
     "sel    %[acc0], %[acc0], %[x]\n\t"
 
 #define DW3_STORE_LOOP                                                                                           \
-    "ldrd   %[a], %[x], [%[rec], #48]\n\t"                                                                       \
+    "ldrd   %[a], %[x], [%[rec], #44]\n\t"                                                                       \
     "strb   %[acc0], [%[o]]\n\t"                                                                                 \
     "lsr    %[acc0], %[acc0], #16\n\t"                                                                           \
     "strb   %[acc0], [%[o], %[a]]\n\t"                                                                           \
@@ -387,70 +389,113 @@ static void line_s2(const int32_t *q, const int32_t *rec, const int32_t *w, int8
     "bne    1b\n\t"
 
 /* The last, single output of an odd line: the pair's first output only. */
+/* The last, single output of an odd line: the pair's first output only. */
 #define DW3_STORE_ONE "strb   %[acc0], [%[o]]\n\t"
 
+#define DW3_LOAD_W                                                                                               \
+    "4:\n\t"                                                                                                    \
+    "ldr    %[q], [%[rec], #60]\n\t"                                                                            \
+    "ldrd   %[w0], %[w1], [%[rec], #0]\n\t"                                                                     \
+    "ldrd   %[w2], %[t01], [%[rec], #8]\n\t"                                                                    \
+    "ldr    %[t2], [%[rec], #16]\n\t"                                                                           \
+    "ldr    %[x], [%[rec], #48]\n\t"                                                                            \
+    "cmp    %[q], %[x]\n\t"                                                                                     \
+    "beq    2f\n\t"                                                                                             \
+    "1:\n\t"
+
+#define DW3_TAIL                                                                                                 \
+    "2:\n\t"                                                                                                    \
+    "ldr    %[x], [%[rec], #52]\n\t"                                                                            \
+    "tst    %[x], #1\n\t"                                                                                       \
+    "beq    3f\n\t"
+
+/* After the channel's line: the next channel's first output and record, while flag 2 says one follows. */
+#define DW3_NEXT                                                                                                 \
+    "3:\n\t"                                                                                                    \
+    "ldrd   %[x], %[a], [%[rec], #52]\n\t"                                                                      \
+    "add    %[o], %[o], %[a]\n\t"                                                                               \
+    "add    %[rec], %[rec], #64\n\t"                                                                            \
+    "tst    %[x], #2\n\t"                                                                                       \
+    "bne    4b\n\t"
+
 #define DW3_OPERANDS                                                                                             \
-    : [q] "+r"(q), [o] "+r"(o), [acc0] "=&r"(acc0), [acc1] "=&r"(acc1), [a] "=&r"(a), [x] "=&r"(x),             \
-      [t] "=&r"(t)                                                                                               \
-    : [rec] "r"(rec), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [t01] "r"(t01), [t2] "r"(t2)                       \
+    : [q] "=&r"(q), [o] "+r"(o), [rec] "+r"(rec), [acc0] "=&r"(acc0), [acc1] "=&r"(acc1), [a] "=&r"(a),          \
+      [x] "=&r"(x), [t] "=&r"(t), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [t01] "=&r"(t01),               \
+      [t2] "=&r"(t2)                                                                                             \
+    :                                                                                                            \
     : "cc", "memory"
 
-/* Every output of the line (len >= 1); rec[13] is the end of the pairs' ring words (records). */
-static inline void line_asm(const int32_t *q, const int32_t *rec, const int32_t *w, int8_t *o, int32_t len,
-                            int32_t s2, int32_t hi)
+/* One line of the 4 channels of a group, in one asm block: o is channel 0's first output, rec channel
+ * 0's record for the line's slot rotation (the records hold each channel's ring words and steps). */
+static inline void line_asm(const int32_t *rec, int8_t *o, int32_t s2, int32_t hi)
 {
-    const int32_t w0 = w[0], w1 = w[1], w2 = w[2], t01 = w[3], t2 = w[4];
-    int32_t acc0, acc1, a, x, t;
-    if (len >= 2) {
-        if (s2 && hi) {
-            __asm__ volatile("1:\n\t" DW3_MAC_S2 DW3_REQUANT DW3_HI DW3_STORE_LOOP DW3_OPERANDS);
-        } else if (s2) {
-            __asm__ volatile("1:\n\t" DW3_MAC_S2 DW3_REQUANT DW3_STORE_LOOP DW3_OPERANDS);
-        } else if (hi) {
-            __asm__ volatile("1:\n\t" DW3_MAC_S1 DW3_REQUANT DW3_HI DW3_STORE_LOOP DW3_OPERANDS);
-        } else {
-            __asm__ volatile("1:\n\t" DW3_MAC_S1 DW3_REQUANT DW3_STORE_LOOP DW3_OPERANDS);
-        }
-    }
-    if (len & 1) {
-        if (s2) {
-            __asm__ volatile(DW3_MAC_S2 DW3_REQUANT DW3_HI DW3_STORE_ONE DW3_OPERANDS);
-        } else {
-            __asm__ volatile(DW3_MAC_S1 DW3_REQUANT DW3_HI DW3_STORE_ONE DW3_OPERANDS);
-        }
+    const int32_t *q;
+    int32_t acc0, acc1, a, x, t, w0, w1, w2, t01, t2;
+    if (s2 && hi) {
+        __asm__ volatile(DW3_LOAD_W DW3_MAC_S2 DW3_REQUANT DW3_HI DW3_STORE_LOOP DW3_TAIL DW3_MAC_S2 DW3_REQUANT
+                         DW3_HI DW3_STORE_ONE DW3_NEXT DW3_OPERANDS);
+    } else if (s2) {
+        __asm__ volatile(DW3_LOAD_W DW3_MAC_S2 DW3_REQUANT DW3_STORE_LOOP DW3_TAIL DW3_MAC_S2 DW3_REQUANT
+                         DW3_STORE_ONE DW3_NEXT DW3_OPERANDS);
+    } else if (hi) {
+        __asm__ volatile(DW3_LOAD_W DW3_MAC_S1 DW3_REQUANT DW3_HI DW3_STORE_LOOP DW3_TAIL DW3_MAC_S1 DW3_REQUANT
+                         DW3_HI DW3_STORE_ONE DW3_NEXT DW3_OPERANDS);
+    } else {
+        __asm__ volatile(DW3_LOAD_W DW3_MAC_S1 DW3_REQUANT DW3_STORE_LOOP DW3_TAIL DW3_MAC_S1 DW3_REQUANT
+                         DW3_STORE_ONE DW3_NEXT DW3_OPERANDS);
     }
 }
 #endif
 
-/* The records of channels c..c+3 (rec[k * DW3_REC]): weights doubled (the accumulators are 2 * acc). */
+/* The records of channels c..c+3 for the 3 slot rotations: rec[(t * 4 + k) * DW3_REC] for channel
+ * c + k when slot s holds the window's line (s - t) mod 3. Weights are doubled (the accumulators
+ * are 2 * acc). */
 static void group_records(const tx_depthwise_conv2d_3x3_s8_params *p, int32_t c, const int32_t *ring, int32_t *rec)
 {
-    const int32_t pairs = p->len / 2, per_pair = p->stride_pix == 2 ? 24 : 12;
+    const int32_t pairs = p->len / 2, per_pair = p->stride_pix == 2 ? 24 : 12, odd = p->len & 1;
     const int32_t lo = tx_pair(p->act_min, p->act_min), hi = tx_pair(p->act_max, p->act_max);
     const int32_t step = p->out_pix_step, output_offset = p->output_offset;
+    const int32_t o_next = 1 - 2 * step * pairs; /* o after the last pair (a tail output leaves o there) */
     const int8_t *w = p->weights + c * 9;
     for (int32_t k = 0; k < 4; ++k, w += 9, rec += DW3_REC) {
         const int32_t s = p->shift[c + k];
         const int32_t r = s < 0 ? -s : 1;
-        rec[0] = tx_pair(2 * w[0], 2 * w[1]);
-        rec[1] = tx_pair(2 * w[3], 2 * w[4]);
-        rec[2] = tx_pair(2 * w[6], 2 * w[7]);
-        rec[3] = 2 * w[2];
-        rec[4] = 2 * w[5];
-        rec[5] = 2 * w[8];
-        rec[6] = p->bias2[c + k];
-        rec[7] = p->mult[c + k];
-        rec[8] = (int32_t)(1u << (r - 1)) + output_offset * (int32_t)(1u << r);
-        rec[9] = r;
-        rec[10] = lo;
-        rec[11] = hi;
-        rec[12] = step;
+        const int32_t l0 = tx_pair(2 * w[0], 2 * w[1]), l1 = tx_pair(2 * w[3], 2 * w[4]);
+        const int32_t l2 = tx_pair(2 * w[6], 2 * w[7]);
+        const int32_t u0 = 2 * w[2], u1 = 2 * w[5], u2 = 2 * w[8];
+        const int32_t bias = p->bias2[c + k], m = p->mult[c + k];
+        const int32_t cr = (int32_t)(1u << (r - 1)) + output_offset * (int32_t)(1u << r);
+        const int32_t flags = odd | (k < 3 ? 2 : 0);
 #if defined(DW3_ASM)
-        rec[13] = (int32_t)(uintptr_t)(ring + 3 * k + per_pair * pairs);
+        const int32_t first = (int32_t)(uintptr_t)(ring + 3 * k);
+        const int32_t end = (int32_t)(uintptr_t)(ring + 3 * k + per_pair * pairs);
 #else
-        rec[13] = per_pair * pairs; /* unused: the C loops count outputs */
+        const int32_t first = 3 * k, end = per_pair * pairs; /* unused: the C loops count outputs */
         (void)ring;
 #endif
+        /* Rotation t: slot s holds the window's line (s - t) mod 3. */
+        const int32_t lines[3][5] = {{l0, l1, l2, tx_pair(u0, u1), u2},
+                                     {l2, l0, l1, tx_pair(u2, u0), u1},
+                                     {l1, l2, l0, tx_pair(u1, u2), u0}};
+        for (int32_t t = 0; t < 3; ++t) {
+            int32_t *q = rec + t * 4 * DW3_REC;
+            q[0] = lines[t][0];
+            q[1] = lines[t][1];
+            q[2] = lines[t][2];
+            q[3] = lines[t][3];
+            q[4] = lines[t][4];
+            q[5] = bias;
+            q[6] = m;
+            q[7] = cr;
+            q[8] = r;
+            q[9] = lo;
+            q[10] = hi;
+            q[11] = step;
+            q[12] = end;
+            q[13] = flags;
+            q[14] = o_next;
+            q[15] = first;
+        }
     }
 }
 
@@ -463,9 +508,15 @@ void tx_depthwise_conv2d_3x3_s8(const tx_depthwise_conv2d_3x3_s8_params *p, cons
     const int32_t out_line_step = p->out_line_step, out_pix_step = p->out_pix_step;
     const int32_t lo = p->act_min, hi = p->act_max, in_lines = p->in_lines;
     int32_t *ring = (int32_t *)(void *)scratch;             /* [words][4][3] */
-    int32_t *recs = ring + DW3_RING_WORDS_PER_J * words;    /* [4][DW3_REC] */
-    int32_t *held = recs + 4 * DW3_REC;                     /* input line in each slot */
+    int32_t *recs = ring + DW3_RING_WORDS_PER_J * words;    /* [3][4][DW3_REC] */
+    int32_t *held = recs + 12 * DW3_REC;                    /* input line in each slot */
+    const uint32_t zp = (uint32_t)(uint8_t)(int8_t)p->input_zp * 0x01010101u; /* 4 padding values */
     held[0] = held[1] = held[2] = INT32_MIN;
+    for (int32_t j = right_padding(p); j < words; ++j) { /* padding in every line: written once */
+        for (int32_t slot = 0; slot < 3; ++slot) {
+            widen_word(zp, zp, ring + DW3_RING_WORDS_PER_J * j + slot);
+        }
+    }
     for (int32_t c = 0; c < channels; c += 4) {
         group_records(p, c, ring, recs);
         for (int32_t k = 0; k < 3; ++k) { /* a padding line is the same for every group: kept */
@@ -478,29 +529,28 @@ void tx_depthwise_conv2d_3x3_s8(const tx_depthwise_conv2d_3x3_s8_params *p, cons
                 const int32_t slot = (il + 3 * (pad_line + 1)) % 3; /* il >= -pad_line */
                 const int32_t tag = il < 0 || il >= in_lines ? DW3_PADDING : il;
                 if (held[slot] != tag) {
-                    widen_line(p, in, il, c, ring, slot);
+                    widen_line(p, in, il, c, ring, slot, zp);
                     held[slot] = tag;
                 }
             }
-            /* Slot s holds the window's line (s - t) mod 3. */
+            /* Slot s holds the window's line (s - t) mod 3: rotation t's records. */
             const int32_t t = (il0 + 3 * (pad_line + 1)) % 3;
-            const int32_t l0 = (3 - t) % 3, l1 = (4 - t) % 3, l2 = (5 - t) % 3;
+            const int32_t *rec = recs + t * 4 * DW3_REC;
             int8_t *o = out + y * out_line_step + c;
-            for (int32_t k = 0; k < 4; ++k) {
-                const int32_t *rec = recs + k * DW3_REC;
-                const int32_t w[5] = {rec[l0], rec[l1], rec[l2], tx_pair(rec[3 + l0], rec[3 + l1]), rec[3 + l2]};
 #if defined(DW3_ASM)
-                (void)out_pix_step;
-                (void)lo;
-                line_asm(ring + 3 * k, rec, w, o + k, len, s2, hi < 127);
+            (void)out_pix_step;
+            (void)lo;
+            (void)len;
+            line_asm(rec, o, s2, hi < 127);
 #else
+            for (int32_t k = 0; k < 4; ++k, rec += DW3_REC) {
                 if (s2) {
-                    line_s2(ring + 3 * k, rec, w, o + k, out_pix_step, len, lo, hi);
+                    line_s2(ring + 3 * k, rec, o + k, out_pix_step, len, lo, hi);
                 } else {
-                    line_s1(ring + 3 * k, rec, w, o + k, out_pix_step, len, lo, hi);
+                    line_s1(ring + 3 * k, rec, o + k, out_pix_step, len, lo, hi);
                 }
-#endif
             }
+#endif
         }
     }
 }

@@ -59,9 +59,9 @@ typedef struct {
 
 /* Words per widened line: pairs of outputs read words 0 .. pairs (stride 1) or 0 .. 2 * pairs (stride 2). */
 #define TX_DW3_WORDS(len, stride_pix) ((stride_pix) * (((len) + 1) / 2) + 1)
-/* Bytes of scratch: the ring (words x 4 channels x 3 slots), 4 channels' 14-word records, 3 slot
- * tags. */
-#define TX_DEPTHWISE_CONV2D_3X3_S8_SCRATCH(words) (48 * (words) + 224 + 12)
+/* Bytes of scratch: the ring (words x 4 channels x 3 slots), 3 slot rotations x 4 channels' 16-word
+ * records, 3 slot tags. */
+#define TX_DEPTHWISE_CONV2D_3X3_S8_SCRATCH(words) (48 * (words) + 768 + 12)
 
 /* in: [1][in_h][in_w][channels]; out: [1][out_h][out_w][channels]; scratch: 4-byte aligned. */
 void tx_depthwise_conv2d_3x3_s8(const tx_depthwise_conv2d_3x3_s8_params *p, const int8_t *in, int8_t *out,
