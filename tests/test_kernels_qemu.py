@@ -42,8 +42,8 @@ ONE_OP = {
                                 "depthwise_conv2d_c4_s8"),
     "depthwise_c4_s3": (lambda: depthwise_model(seed=5, in_shape=(1, 8, 9, 8), stride=(3, 3)),
                         "depthwise_conv2d_c4_s8"),
-    # The planar 3x3 kernel's four inline-asm loops: stride 1 / 2 along its lines, with and without
-    # the upper clamp, odd and even lines, rows and columns.
+    # The planar 3x3 kernel's four inline-asm blocks: stride 1 / 2 along its lines, with the activation
+    # clamp and without (the range is all of int8), odd and even lines, rows and columns.
     "depthwise_3x3_columns_s1_relu": (lambda: depthwise_model(seed=9, in_shape=(1, 25, 5, 8), activation="RELU"),
                                       "depthwise_conv2d_3x3_s8"),
     "depthwise_3x3_rows_s1_relu6": (lambda: depthwise_model(seed=10, in_shape=(1, 7, 10, 12), activation="RELU6",
@@ -51,6 +51,10 @@ ONE_OP = {
     "depthwise_3x3_rows_s2_zp_min_relu6": (lambda: depthwise_model(seed=11, in_shape=(1, 9, 13, 8), stride=(2, 2),
                                                                    in_zp=-128, activation="RELU6",
                                                                    out_scale_factor=0.2), "depthwise_conv2d_3x3_s8"),
+    "depthwise_3x3_columns_s1_no_activation": (lambda: depthwise_model(seed=15, in_shape=(1, 25, 5, 8)),
+                                               "depthwise_conv2d_3x3_s8"),
+    "depthwise_3x3_rows_s2_no_activation": (lambda: depthwise_model(seed=16, in_shape=(1, 9, 13, 8), stride=(2, 2)),
+                                            "depthwise_conv2d_3x3_s8"),
     "depthwise_3x3_columns_s2_relu_n1": (lambda: depthwise_model(seed=12, in_shape=(1, 12, 7, 4), stride=(2, 2),
                                                                  activation="RELU_N1_TO_1", out_scale_factor=0.02),
                                          "depthwise_conv2d_3x3_s8"),

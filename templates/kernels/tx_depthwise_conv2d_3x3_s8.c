@@ -305,10 +305,11 @@ static void line_s2(const int32_t *q, const int32_t *rec, int8_t *o, int32_t ste
  * line's weights from rec (LDRD, LDRD, LDR: taps 0, 1 of slots 0-2 in w0..w2, tap 2 of slots 0 / 1 in
  * t01, of slot 2 in t2); then per pair of outputs: the bias (rec[5]), 6 (stride 1) or 9 (stride 2)
  * ring words with constant offsets from q (the first load post-increments q), 3 PKHBT (stride 1),
- * 12 multiply-accumulates; m, c (rec[6..7]) -> SMMLAR, ADD ASR #31; r, the (act_min, act_min) pair
- * (rec[8..9]) -> ASR, SSAT, PKHBT into one pair word, SSUB16 + SEL for the lower clamp (and with
- * DW3_HI, the (act_max, act_max) pair rec[10] for the upper one); the step and q's end
- * (rec[11..12]) -> two STRB, the loop test: 42 instructions for 18 MACs (45 with the upper clamp).
+ * 12 multiply-accumulates; m, c (rec[6..7]) -> SMMLAR, ADD ASR #31; r (rec[8]) -> ASR, SSAT (all
+ * the clamp when the activation range is all of int8, as in the MLPerf models, whose ReLUs end in
+ * the zero point -128; otherwise DW3_CLAMP with the (act_min, act_min), (act_max, act_max) pairs
+ * rec[9..10]: 7 more); the step and q's end (rec[11..12]) -> two STRB, the loop test: 38
+ * instructions for 18 MACs.
  * An odd line ends with one more pair whose first output only is stored (rec[13] = len & 1).
  */
 #define DW3_MAC_S1                                                                                               \
@@ -365,30 +366,31 @@ static void line_s2(const int32_t *q, const int32_t *rec, int8_t *o, int32_t ste
     "add    %[acc0], %[t], %[acc0], asr #31\n\t"                                                                 \
     "smmlar %[t], %[acc1], %[a], %[x]\n\t"                                                                       \
     "add    %[acc1], %[t], %[acc1], asr #31\n\t"                                                                 \
-    "ldrd   %[a], %[x], [%[rec], #32]\n\t"                                                                       \
+    "ldr    %[a], [%[rec], #32]\n\t"                                                                             \
     "asr    %[acc0], %[acc0], %[a]\n\t"                                                                          \
     "asr    %[acc1], %[acc1], %[a]\n\t"                                                                          \
     "ssat   %[acc0], #8, %[acc0]\n\t"                                                                            \
-    "ssat   %[acc1], #8, %[acc1]\n\t"                                                                            \
-    "pkhbt  %[acc0], %[acc0], %[acc1], lsl #16\n\t"                                                              \
-    "ssub16 %[t], %[acc0], %[x]\n\t"                                                                             \
-    "sel    %[acc0], %[acc0], %[x]\n\t"
+    "ssat   %[acc1], #8, %[acc1]\n\t"
 
-#define DW3_HI                                                                                                   \
-    "ldr    %[x], [%[rec], #40]\n\t"                                                                             \
+/* A fused activation narrower than int8: both outputs in one pair word, SSUB16 + SEL against the
+ * (act_min, act_min) and (act_max, act_max) pairs, the second output back in acc1. */
+#define DW3_CLAMP                                                                                                \
+    "ldrd   %[a], %[x], [%[rec], #36]\n\t"                                                                       \
+    "pkhbt  %[acc0], %[acc0], %[acc1], lsl #16\n\t"                                                              \
+    "ssub16 %[t], %[acc0], %[a]\n\t"                                                                             \
+    "sel    %[acc0], %[acc0], %[a]\n\t"                                                                          \
     "ssub16 %[t], %[x], %[acc0]\n\t"                                                                             \
-    "sel    %[acc0], %[acc0], %[x]\n\t"
+    "sel    %[acc0], %[acc0], %[x]\n\t"                                                                          \
+    "lsr    %[acc1], %[acc0], #16\n\t"
 
 #define DW3_STORE_LOOP                                                                                           \
     "ldrd   %[a], %[x], [%[rec], #44]\n\t"                                                                       \
     "strb   %[acc0], [%[o]]\n\t"                                                                                 \
-    "lsr    %[acc0], %[acc0], #16\n\t"                                                                           \
-    "strb   %[acc0], [%[o], %[a]]\n\t"                                                                           \
+    "strb   %[acc1], [%[o], %[a]]\n\t"                                                                           \
     "add    %[o], %[o], %[a], lsl #1\n\t"                                                                        \
     "cmp    %[q], %[x]\n\t"                                                                                      \
     "bne    1b\n\t"
 
-/* The last, single output of an odd line: the pair's first output only. */
 /* The last, single output of an odd line: the pair's first output only. */
 #define DW3_STORE_ONE "strb   %[acc0], [%[o]]\n\t"
 
@@ -427,19 +429,19 @@ static void line_s2(const int32_t *q, const int32_t *rec, int8_t *o, int32_t ste
 
 /* One line of the 4 channels of a group, in one asm block: o is channel 0's first output, rec channel
  * 0's record for the line's slot rotation (the records hold each channel's ring words and steps). */
-static inline void line_asm(const int32_t *rec, int8_t *o, int32_t s2, int32_t hi)
+static inline void line_asm(const int32_t *rec, int8_t *o, int32_t s2, int32_t clamp)
 {
     const int32_t *q;
     int32_t acc0, acc1, a, x, t, w0, w1, w2, t01, t2;
-    if (s2 && hi) {
-        __asm__ volatile(DW3_LOAD_W DW3_MAC_S2 DW3_REQUANT DW3_HI DW3_STORE_LOOP DW3_TAIL DW3_MAC_S2 DW3_REQUANT
-                         DW3_HI DW3_STORE_ONE DW3_NEXT DW3_OPERANDS);
+    if (s2 && clamp) {
+        __asm__ volatile(DW3_LOAD_W DW3_MAC_S2 DW3_REQUANT DW3_CLAMP DW3_STORE_LOOP DW3_TAIL DW3_MAC_S2 DW3_REQUANT
+                         DW3_CLAMP DW3_STORE_ONE DW3_NEXT DW3_OPERANDS);
     } else if (s2) {
         __asm__ volatile(DW3_LOAD_W DW3_MAC_S2 DW3_REQUANT DW3_STORE_LOOP DW3_TAIL DW3_MAC_S2 DW3_REQUANT
                          DW3_STORE_ONE DW3_NEXT DW3_OPERANDS);
-    } else if (hi) {
-        __asm__ volatile(DW3_LOAD_W DW3_MAC_S1 DW3_REQUANT DW3_HI DW3_STORE_LOOP DW3_TAIL DW3_MAC_S1 DW3_REQUANT
-                         DW3_HI DW3_STORE_ONE DW3_NEXT DW3_OPERANDS);
+    } else if (clamp) {
+        __asm__ volatile(DW3_LOAD_W DW3_MAC_S1 DW3_REQUANT DW3_CLAMP DW3_STORE_LOOP DW3_TAIL DW3_MAC_S1 DW3_REQUANT
+                         DW3_CLAMP DW3_STORE_ONE DW3_NEXT DW3_OPERANDS);
     } else {
         __asm__ volatile(DW3_LOAD_W DW3_MAC_S1 DW3_REQUANT DW3_STORE_LOOP DW3_TAIL DW3_MAC_S1 DW3_REQUANT
                          DW3_STORE_ONE DW3_NEXT DW3_OPERANDS);
@@ -473,28 +475,35 @@ static void group_records(const tx_depthwise_conv2d_3x3_s8_params *p, int32_t c,
         const int32_t first = 3 * k, end = per_pair * pairs; /* unused: the C loops count outputs */
         (void)ring;
 #endif
-        /* Rotation t: slot s holds the window's line (s - t) mod 3. */
-        const int32_t lines[3][5] = {{l0, l1, l2, tx_pair(u0, u1), u2},
-                                     {l2, l0, l1, tx_pair(u2, u0), u1},
-                                     {l1, l2, l0, tx_pair(u1, u2), u0}};
-        for (int32_t t = 0; t < 3; ++t) {
-            int32_t *q = rec + t * 4 * DW3_REC;
-            q[0] = lines[t][0];
-            q[1] = lines[t][1];
-            q[2] = lines[t][2];
-            q[3] = lines[t][3];
-            q[4] = lines[t][4];
-            q[5] = bias;
-            q[6] = m;
-            q[7] = cr;
-            q[8] = r;
-            q[9] = lo;
-            q[10] = hi;
-            q[11] = step;
-            q[12] = end;
-            q[13] = flags;
-            q[14] = o_next;
-            q[15] = first;
+        /* Rotation t (records t * 4 * DW3_REC on): slot s holds the window's line (s - t) mod 3. */
+        int32_t *q0 = rec, *q1 = rec + 4 * DW3_REC, *q2 = rec + 8 * DW3_REC;
+        q0[0] = l0;
+        q0[1] = l1;
+        q0[2] = l2;
+        q0[3] = tx_pair(u0, u1);
+        q0[4] = u2;
+        q1[0] = l2;
+        q1[1] = l0;
+        q1[2] = l1;
+        q1[3] = tx_pair(u2, u0);
+        q1[4] = u1;
+        q2[0] = l1;
+        q2[1] = l2;
+        q2[2] = l0;
+        q2[3] = tx_pair(u1, u2);
+        q2[4] = u0;
+        for (int32_t t = 0; t < 3; ++t, q0 += 4 * DW3_REC) {
+            q0[5] = bias;
+            q0[6] = m;
+            q0[7] = cr;
+            q0[8] = r;
+            q0[9] = lo;
+            q0[10] = hi;
+            q0[11] = step;
+            q0[12] = end;
+            q0[13] = flags;
+            q0[14] = o_next;
+            q0[15] = first;
         }
     }
 }
@@ -539,9 +548,8 @@ void tx_depthwise_conv2d_3x3_s8(const tx_depthwise_conv2d_3x3_s8_params *p, cons
             int8_t *o = out + y * out_line_step + c;
 #if defined(DW3_ASM)
             (void)out_pix_step;
-            (void)lo;
             (void)len;
-            line_asm(rec, o, s2, hi < 127);
+            line_asm(rec, o, s2, lo > -128 || hi < 127);
 #else
             for (int32_t k = 0; k < 4; ++k, rec += DW3_REC) {
                 if (s2) {
