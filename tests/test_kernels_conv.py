@@ -89,16 +89,21 @@ DEPTHWISE_CASES = {
     "c4_3x3_s3": dict(in_shape=(1, 9, 7, 4), stride=(3, 3)),
     "c4_3x3_left_shift": dict(in_shape=(1, 5, 4, 4), out_scale_factor=0.003),
 
-    "c4_kernel_2x2_s2": dict(in_shape=(1, 6, 6, 4), kernel=(2, 2), stride=(2, 2), padding="VALID"),
     # Windows that do not overlap (stride >= kernel) take the kernel's direct path, padded ones too.
-    "c4_kernel_2x2_s2_same_odd_relu": dict(in_shape=(1, 7, 5, 8), kernel=(2, 2), stride=(2, 2), activation="RELU"),
+    "c4_kernel_2x2_s2_batch_2": dict(in_shape=(2, 6, 6, 4), kernel=(2, 2), stride=(2, 2), padding="VALID"),
+    # The exit heads' 2x2 stride-2 variant (one batch, no padding before the first row and column).
+    "h2_valid": dict(in_shape=(1, 6, 6, 4), kernel=(2, 2), stride=(2, 2), padding="VALID"),
+    "h2_valid_odd_input": dict(in_shape=(1, 7, 9, 8), kernel=(2, 2), stride=(2, 2), padding="VALID"),
+    "h2_same_odd_relu": dict(in_shape=(1, 7, 5, 8), kernel=(2, 2), stride=(2, 2), activation="RELU"),
+    "h2_same_even_zp_max": dict(in_shape=(1, 12, 12, 12), kernel=(2, 2), stride=(2, 2), in_zp=127),
     "c4_kernel_3x2_s3x2_batch_2": dict(in_shape=(2, 7, 6, 4), kernel=(3, 2), stride=(3, 2)),
     "c4_kernel_5x3_batch_2": dict(in_shape=(2, 6, 5, 4), kernel=(5, 3), stride=(1, 2), activation="RELU"),
     "c4_shape_multiplier_above_one": dict(in_shape=(1, 5, 4, 4), kernel=(1, 1), out_scale_factor=0.003),
 }
 
 DEPTHWISE_VARIANTS = {
-    case: {"c4": "depthwise_conv2d_c4_s8", "p3": "depthwise_conv2d_3x3_s8"}.get(case[:2], "depthwise_conv2d_s8")
+    case: {"c4": "depthwise_conv2d_c4_s8", "p3": "depthwise_conv2d_3x3_s8", "h2": "depthwise_conv2d_2x2_s8"}.get(
+        case[:2], "depthwise_conv2d_s8")
     for case in DEPTHWISE_CASES
 }
 
@@ -192,7 +197,7 @@ def test_fully_connected_matches_tflm(case, optimize, workdir):
 def test_every_conv2d_variant_is_tested():
     assert set(CONV_VARIANTS.values()) == {"conv2d_s8", "conv2d_gemm_s8"}
     assert set(DEPTHWISE_VARIANTS.values()) == {"depthwise_conv2d_s8", "depthwise_conv2d_c4_s8",
-                                                "depthwise_conv2d_3x3_s8"}
+                                                "depthwise_conv2d_3x3_s8", "depthwise_conv2d_2x2_s8"}
     assert {v for _, v in FC_CASES.values()} == {"fully_connected_s8", "fully_connected_gemv_s8", "conv2d_gemm_s8"}
 
 
@@ -328,7 +333,7 @@ def test_fast_requantization_choice():
 
 def test_fast_requantization_choice_depthwise():
     """The int8 depthwise c4 variant takes rq_fast too, except with a left shift."""
-    for case, fast in (("c4_3x3_batch_2", 1), ("c4_kernel_2x2_s2", 1), ("c4_shape_multiplier_above_one", 0)):
+    for case, fast in (("c4_3x3_batch_2", 1), ("c4_kernel_2x2_s2_batch_2", 1), ("c4_shape_multiplier_above_one", 0)):
         graph = parse_model(depthwise_model(seed=len(case), **DEPTHWISE_CASES[case]))
         (size,) = depthwise_conv2d.prepare(graph, graph.ops[0], optimize="size")
         (speed,) = depthwise_conv2d.prepare(graph, graph.ops[0], optimize="speed")

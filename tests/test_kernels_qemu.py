@@ -58,8 +58,14 @@ ONE_OP = {
     "depthwise_3x3_columns_s2_relu_n1": (lambda: depthwise_model(seed=12, in_shape=(1, 12, 7, 4), stride=(2, 2),
                                                                  activation="RELU_N1_TO_1", out_scale_factor=0.02),
                                          "depthwise_conv2d_3x3_s8"),
-    "depthwise_c4_2x2_s2_direct": (lambda: depthwise_model(seed=8, in_shape=(1, 7, 9, 12), kernel=(2, 2),
+    "depthwise_c4_2x2_s2_direct": (lambda: depthwise_model(seed=8, in_shape=(2, 7, 9, 12), kernel=(2, 2),
                                                            stride=(2, 2)), "depthwise_conv2d_c4_s8"),
+    # The exit heads' 2x2 stride-2 kernel, interior and edge windows, with and without the clamp.
+    "depthwise_2x2_head_same_odd": (lambda: depthwise_model(seed=17, in_shape=(1, 7, 9, 12), kernel=(2, 2),
+                                                            stride=(2, 2)), "depthwise_conv2d_2x2_s8"),
+    "depthwise_2x2_head_relu6": (lambda: depthwise_model(seed=18, in_shape=(1, 8, 6, 8), kernel=(2, 2), stride=(2, 2),
+                                                         activation="RELU6", out_scale_factor=0.2),
+                                 "depthwise_conv2d_2x2_s8"),
     # AVERAGE_POOL_2D's and MEAN's 4-channel paths (tx_sum4_s8: SXTAB16, 255 positions at a time).
     "avgpool_c4_global": (lambda: pool_model("AVERAGE_POOL_2D", seed=13, in_shape=(1, 25, 5, 8), padding="VALID",
                                              filter=(25, 5), stride=(1, 1)), "avgpool_s8"),
@@ -82,7 +88,7 @@ def _inputs(manifest: dict, n: int, seed: int = 0) -> np.ndarray:
 
 
 DSP_MNEMONIC = {"conv2d_gemm_s8": "smlad", "depthwise_conv2d_c4_s8": "smlabb", "fully_connected_gemv_s8": "smlad",
-                "depthwise_conv2d_3x3_s8": "smladx", "avgpool_s8": "sxtab16", "mean_s8": "sxtab16"}
+                "depthwise_conv2d_3x3_s8": "smladx", "depthwise_conv2d_2x2_s8": "smlatt", "avgpool_s8": "sxtab16", "mean_s8": "sxtab16"}
 
 
 def _qemu_equals_host(lib, tmp_path, n: int, dsp: str = "smlad"):

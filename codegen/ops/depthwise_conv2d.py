@@ -12,6 +12,8 @@ MACs: batches * out_h * out_w * out_c * k_h * k_w.
 Variants: tx_depthwise_conv2d_3x3_s8 (planar two-output kernel, see
 planar_call) for 3x3 kernels with stride 1 or 2 along its lines, one batch
 and a requantization tx_mr handles (gemm.fast_requant);
+tx_depthwise_conv2d_2x2_s8 (head_2x2_call) for the 2x2 stride-2 layers of
+exit heads, on the same conditions;
 tx_depthwise_conv2d_c4_s8 (widened row ring, 4 channels at a time,
 16x16 MACs) when the depth multiplier is 1, the channels a multiple of 4,
 there is no dilation, k_h <= C4_MAX_KH and every channel's requantization
@@ -59,6 +61,9 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
     records = requant_records(mults, shifts, max_abs_acc(k_h * k_w, bias))
     planar = planar_call(inp, out, weights.data, bias, mults, shifts, (stride_h, stride_w), (dil_h, dil_w),
                          multiplier, geometry, (act_min, act_max))
+    if planar is None:
+        planar = head_2x2_call(inp, out, weights.data, bias, mults, shifts, (stride_h, stride_w), (dil_h, dil_w),
+                               multiplier, geometry, (act_min, act_max))
     if planar is not None:
         return [replace(planar, inputs=(op.inputs[0],), outputs=(op.outputs[0],))]
     if multiplier == 1 and in_c % 4 == 0 and (dil_h, dil_w) == (1, 1) and k_h <= C4_MAX_KH and records is not None:
@@ -267,4 +272,60 @@ def planar_call(inp, out, weights: np.ndarray, bias: np.ndarray, mults: np.ndarr
         # TX_DEPTHWISE_CONV2D_3X3_S8_SCRATCH: the ring, the records, the slot tags.
         scratch=48 * words + 768 + 12,
         inplace={0: 0} if inplace else {},
+    )
+
+
+def folded_bias2(inp, weights: np.ndarray, bias: np.ndarray, taps: int) -> np.ndarray | None:
+    """2 * (bias + input_offset * sum of each channel's weights), or None when a partial sum of raw int8
+    inputs times doubled weights could leave int32 (the fast depthwise kernels' accumulators)."""
+    w = weights.reshape(taps, -1).astype(np.int64)
+    bias2 = 2 * (bias.astype(np.int64) - inp.quant.zero_point * w.sum(axis=0))
+    if int(np.abs(bias2).max(initial=0)) + taps * PLANAR_TERM >= 2**31:
+        return None
+    return bias2
+
+
+def head_2x2_call(inp, out, weights: np.ndarray, bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray,
+                  stride: tuple[int, int], dilation: tuple[int, int], multiplier: int, geometry,
+                  act: tuple[int, int]) -> KernelCall | None:
+    """The tx_depthwise_conv2d_2x2_s8 call (inputs/outputs left to the caller) for a 2x2 stride-2
+    layer with no padding before the first row and column, one batch, channels in fours, or None."""
+    batches, in_h, in_w, channels = (int(d) for d in inp.shape)
+    _, out_h, out_w, _ = (int(d) for d in out.shape)
+    _, k_h, k_w, _ = weights.shape
+    if (batches != 1 or multiplier != 1 or channels % 4 or (k_h, k_w) != (2, 2) or stride != (2, 2)
+            or dilation != (1, 1) or (geometry.pad_top, geometry.pad_left) != (0, 0)):
+        return None
+    fast = fast_requant(mults, shifts, max_abs_acc(4, bias))
+    bias2 = folded_bias2(inp, weights, bias, 4)
+    if fast is None or bias2 is None:
+        return None
+    m, sh = fast
+    grouped = weights.reshape(4, channels // 4, 4).transpose(1, 0, 2)  # [group][tap (ky, kx)][4 channels]
+    return KernelCall(
+        kernel="depthwise_conv2d_2x2_s8",
+        params={
+            "in_h": in_h,
+            "in_w": in_w,
+            "channels": channels,
+            "out_h": out_h,
+            "out_w": out_w,
+            "input_zp": inp.quant.zero_point,
+            "output_offset": out.quant.zero_point,
+            "act_min": act[0],
+            "act_max": act[1],
+        },
+        arrays={
+            "weights": ConstArray("int8_t", np.ascontiguousarray(grouped).reshape(-1).astype(np.int8),
+                                  f"weights [{channels // 4}][2x2 taps][4 channels]"),
+            "bias2": ConstArray("int32_t", bias2.astype(np.int32),
+                                f"2 * (bias + input_offset * sum of weights) [{channels}]"),
+            "mult": ConstArray("int32_t", m, f"per-channel Q31 output multiplier [{channels}], 0: constant output"),
+            "shift": ConstArray("int8_t", sh, f"per-channel output shift, in [-22, -1] [{channels}]"),
+        },
+        macs=out_h * out_w * channels * 4,
+        scratch=120,  # TX_DEPTHWISE_CONV2D_2X2_S8_SCRATCH: the group record, one window's padded taps
+        # Output pixel (y, x) is written after the window's input pixels, which lie at or after it
+        # (2y * in_w + 2x >= y * out_w + x): the output may overwrite the input.
+        inplace={0: 0},
     )
