@@ -61,14 +61,15 @@ def test_library_links_no_float_helpers_on_cortex_m0plus(key, generated, tmp_pat
 
 
 # The planned arena of each MLPerf model with the default int8 weights (tensors and kernel scratch), in bytes.
-PLANNED_ARENA = {"ic": 50_400, "kws": 13_204, "vww": 55_728, "ad": 768}
+PLANNED_ARENA = {"ic": 50_400, "kws": 10_308, "vww": 55_728, "ad": 768}
 
 
 @pytest.mark.parametrize("key", ["ic", "kws", "vww", "ad"])
 def test_memory_plan_has_no_overlapping_live_tensors(key, generated):
     graph = compile_graph(read_model(mlperf_path(key)))
     assert overlaps(graph.plan.buffers) == []
-    assert graph.plan.arena_bytes == max(b.offset + b.size for b in graph.plan.buffers) == PLANNED_ARENA[key]
+    end = max(b.offset + b.size for b in graph.plan.buffers)  # the arena rounds it up to a word
+    assert graph.plan.arena_bytes == -(-end // 4) * 4 == PLANNED_ARENA[key]
 
 
 def test_arena_of_a_chain_is_the_two_largest_neighbours():

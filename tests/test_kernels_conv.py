@@ -73,21 +73,42 @@ DEPTHWISE_CASES = {
     "input_zero_point_min_s2x1": dict(in_zp=-128, stride=(2, 1), dilation=(1, 2)),
     "batch_2_valid_s2": dict(in_shape=(2, 6, 5, 3), padding="VALID", stride=(2, 2)),
     "same_s2_odd_total_padding": dict(in_shape=(1, 8, 6, 4), stride=(2, 2), multiplier=2),
-    # The c4 variant (multiplier 1, channels % 4 == 0, no dilation).
-    "c4_same_s1_relu6": dict(in_shape=(1, 7, 9, 8), activation="RELU6"),
-    "c4_same_s2_odd_total_padding": dict(in_shape=(1, 8, 6, 12), stride=(2, 2)),
-    "c4_valid_s2_zp_min": dict(in_shape=(1, 9, 7, 4), padding="VALID", stride=(2, 2), in_zp=-128),
-    "c4_kernel_2x2_s2": dict(in_shape=(1, 6, 6, 4), kernel=(2, 2), stride=(2, 2), padding="VALID"),
+    # The planar 3x3 variant (multiplier 1, channels % 4 == 0, 3x3, stride 1 or 2 along its lines, one
+    # batch, a right-shifting requantization): rows, or columns when there are more output rows.
+    "p3_rows_same_s1_relu6": dict(in_shape=(1, 7, 9, 8), activation="RELU6"),
+    "p3_columns_s2_odd_total_padding": dict(in_shape=(1, 8, 6, 12), stride=(2, 2)),
+    "p3_columns_valid_s2_zp_min": dict(in_shape=(1, 9, 7, 4), padding="VALID", stride=(2, 2), in_zp=-128),
+    "p3_rows_per_tensor_no_bias": dict(in_shape=(1, 5, 5, 16), per_channel=False, bias=False),
+    "p3_columns_kws_shape_relu": dict(in_shape=(1, 25, 5, 8), activation="RELU"),
+    "p3_rows_s2_even_relu_zp_max": dict(in_shape=(1, 10, 12, 8), stride=(2, 2), activation="RELU", in_zp=127),
+    "p3_columns_stride_1x2": dict(in_shape=(1, 6, 9, 4), stride=(1, 2), activation="RELU_N1_TO_1",
+                                  out_scale_factor=0.02),
+    "p3_rows_stride_2x1_valid": dict(in_shape=(1, 6, 9, 4), stride=(2, 1), padding="VALID"),
+    "p3_rows_4x4_s2": dict(in_shape=(1, 7, 8, 4), stride=(2, 2)),
+    "p3_columns_5x2": dict(in_shape=(1, 5, 2, 4)),
+    "p3_one_pixel": dict(in_shape=(1, 1, 1, 4)),
+    "p3_rows_3x3_s2": dict(in_shape=(1, 6, 5, 8), stride=(2, 2)),
+    # The c4 variant (multiplier 1, channels % 4 == 0, no dilation), 3x3 where the planar one does not fit.
+    "c4_3x3_batch_2": dict(in_shape=(2, 5, 6, 8)),
+    "c4_3x3_s3": dict(in_shape=(1, 9, 7, 4), stride=(3, 3)),
+    "c4_3x3_left_shift": dict(in_shape=(1, 5, 4, 4), out_scale_factor=0.003),
+
     # Windows that do not overlap (stride >= kernel) take the kernel's direct path, padded ones too.
-    "c4_kernel_2x2_s2_same_odd_relu": dict(in_shape=(1, 7, 5, 8), kernel=(2, 2), stride=(2, 2), activation="RELU"),
+    "c4_kernel_2x2_s2_batch_2": dict(in_shape=(2, 6, 6, 4), kernel=(2, 2), stride=(2, 2), padding="VALID"),
+    # The exit heads' 2x2 stride-2 variant (one batch, no padding before the first row and column).
+    "h2_valid": dict(in_shape=(1, 6, 6, 4), kernel=(2, 2), stride=(2, 2), padding="VALID"),
+    "h2_valid_odd_input": dict(in_shape=(1, 7, 9, 8), kernel=(2, 2), stride=(2, 2), padding="VALID"),
+    "h2_same_odd_relu": dict(in_shape=(1, 7, 5, 8), kernel=(2, 2), stride=(2, 2), activation="RELU"),
+    "h2_same_even_zp_max": dict(in_shape=(1, 12, 12, 12), kernel=(2, 2), stride=(2, 2), in_zp=127),
     "c4_kernel_3x2_s3x2_batch_2": dict(in_shape=(2, 7, 6, 4), kernel=(3, 2), stride=(3, 2)),
     "c4_kernel_5x3_batch_2": dict(in_shape=(2, 6, 5, 4), kernel=(5, 3), stride=(1, 2), activation="RELU"),
-    "c4_per_tensor_no_bias": dict(in_shape=(1, 5, 5, 16), per_channel=False, bias=False),
     "c4_shape_multiplier_above_one": dict(in_shape=(1, 5, 4, 4), kernel=(1, 1), out_scale_factor=0.003),
 }
 
 DEPTHWISE_VARIANTS = {
-    case: "depthwise_conv2d_c4_s8" if case.startswith("c4_") else "depthwise_conv2d_s8" for case in DEPTHWISE_CASES
+    case: {"c4": "depthwise_conv2d_c4_s8", "p3": "depthwise_conv2d_3x3_s8", "h2": "depthwise_conv2d_2x2_s8"}.get(
+        case[:2], "depthwise_conv2d_s8")
+    for case in DEPTHWISE_CASES
 }
 
 
@@ -179,7 +200,8 @@ def test_fully_connected_matches_tflm(case, optimize, workdir):
 
 def test_every_conv2d_variant_is_tested():
     assert set(CONV_VARIANTS.values()) == {"conv2d_s8", "conv2d_gemm_s8"}
-    assert set(DEPTHWISE_VARIANTS.values()) == {"depthwise_conv2d_s8", "depthwise_conv2d_c4_s8"}
+    assert set(DEPTHWISE_VARIANTS.values()) == {"depthwise_conv2d_s8", "depthwise_conv2d_c4_s8",
+                                                "depthwise_conv2d_3x3_s8", "depthwise_conv2d_2x2_s8"}
     assert {v for _, v in FC_CASES.values()} == {"fully_connected_s8", "fully_connected_gemv_s8", "conv2d_gemm_s8"}
 
 
@@ -359,7 +381,7 @@ def test_dead_channels_take_the_fast_requantization():
 
 def test_fast_requantization_choice_depthwise():
     """The int8 depthwise c4 variant takes rq_fast too, except with a left shift."""
-    for case, fast in (("c4_same_s1_relu6", 1), ("c4_kernel_2x2_s2", 1), ("c4_shape_multiplier_above_one", 0)):
+    for case, fast in (("c4_3x3_batch_2", 1), ("c4_kernel_2x2_s2_batch_2", 1), ("c4_shape_multiplier_above_one", 0)):
         graph = parse_model(depthwise_model(seed=len(case), **DEPTHWISE_CASES[case]))
         (size,) = depthwise_conv2d.prepare(graph, graph.ops[0], optimize="size")
         (speed,) = depthwise_conv2d.prepare(graph, graph.ops[0], optimize="speed")

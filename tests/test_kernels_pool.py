@@ -25,6 +25,11 @@ CASES = {
     "same_4x4_s3_relu": dict(filter=(4, 4), stride=(3, 3), activation="RELU"),
     "large_16x16_window": dict(in_shape=(1, 20, 20, 2), filter=(16, 16), stride=(3, 3)),
     "batch_2_same_s2x1": dict(in_shape=(2, 5, 6, 3), stride=(2, 1), activation="RELU_N1_TO_1"),
+    # Channels in fours: AVERAGE_POOL_2D's c4 path (whole-width windows summed as one run).
+    "c4_global_25x5": dict(in_shape=(1, 25, 5, 8), padding="VALID", filter=(25, 5), stride=(1, 1)),
+    "c4_same_3x3_s2_partial_edges": dict(in_shape=(1, 7, 9, 12), activation="RELU"),
+    "c4_valid_2x2_s2": dict(in_shape=(1, 4, 4, 12), padding="VALID", filter=(2, 2), stride=(2, 2)),
+    "c4_16x17_window_batch_2": dict(in_shape=(2, 16, 17, 4), padding="VALID", filter=(16, 17), stride=(1, 1)),
 }
 
 
@@ -41,6 +46,13 @@ def test_reciprocal_division_is_exact(counts):
     for n in counts:
         q = np.arange(128 * n + n // 2 + 1, dtype=np.uint64)
         assert np.array_equal((q * np.uint64(recip[n])) >> np.uint64(shift), q // np.uint64(n))
+
+
+def test_avgpool_takes_the_c4_path_for_channels_in_fours():
+    for case, c4 in (("c4_global_25x5", 1), ("c4_valid_2x2_s2", 1), ("global_7x9", 0)):
+        graph = parse_model(pool_model("AVERAGE_POOL_2D", seed=1, **CASES[case]))
+        (call,) = pooling.prepare_average(graph, graph.ops[0])
+        assert call.params.get("c4", 0) == c4
 
 
 def test_avgpool_rounds_half_away_from_zero_like_tflm():

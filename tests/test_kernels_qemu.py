@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from conftest import mlperf_path
 from kernel_harness import run_tflm
-from kernel_models import conv_model, depthwise_model
+from kernel_models import conv_model, depthwise_model, pool_model
 from test_kernels_conv import fc_model
+from test_kernels_fixedpoint import mean_model
 
 from tinyexit.codegen.pipeline import generate
 from tinyexit.codegen.ops import prepare_op
@@ -37,12 +38,39 @@ ONE_OP = {
                                                    activation="RELU"), "conv2d_gemm_s8"),
     "conv_gemm_pointwise_c16_odd": (lambda: conv_model(seed=3, in_shape=(1, 5, 5, 16), kernel=(1, 1), out_c=9),
                                     "conv2d_gemm_s8"),
-    "depthwise_c4_s1": (lambda: depthwise_model(seed=4, in_shape=(1, 7, 6, 12), activation="RELU6"),
+    "depthwise_c4_s1_batch_2": (lambda: depthwise_model(seed=4, in_shape=(2, 7, 6, 12), activation="RELU6"),
+                                "depthwise_conv2d_c4_s8"),
+    "depthwise_c4_s3": (lambda: depthwise_model(seed=5, in_shape=(1, 8, 9, 8), stride=(3, 3)),
                         "depthwise_conv2d_c4_s8"),
-    "depthwise_c4_s2": (lambda: depthwise_model(seed=5, in_shape=(1, 8, 9, 8), stride=(2, 2)),
-                        "depthwise_conv2d_c4_s8"),
-    "depthwise_c4_2x2_s2_direct": (lambda: depthwise_model(seed=8, in_shape=(1, 7, 9, 12), kernel=(2, 2),
+    # The planar 3x3 kernel's four inline-asm blocks: stride 1 / 2 along its lines, with the activation
+    # clamp and without (the range is all of int8), odd and even lines, rows and columns.
+    "depthwise_3x3_columns_s1_relu": (lambda: depthwise_model(seed=9, in_shape=(1, 25, 5, 8), activation="RELU"),
+                                      "depthwise_conv2d_3x3_s8"),
+    "depthwise_3x3_rows_s1_relu6": (lambda: depthwise_model(seed=10, in_shape=(1, 7, 10, 12), activation="RELU6",
+                                                            out_scale_factor=0.2), "depthwise_conv2d_3x3_s8"),
+    "depthwise_3x3_rows_s2_zp_min_relu6": (lambda: depthwise_model(seed=11, in_shape=(1, 9, 13, 8), stride=(2, 2),
+                                                                   in_zp=-128, activation="RELU6",
+                                                                   out_scale_factor=0.2), "depthwise_conv2d_3x3_s8"),
+    "depthwise_3x3_columns_s1_no_activation": (lambda: depthwise_model(seed=15, in_shape=(1, 25, 5, 8)),
+                                               "depthwise_conv2d_3x3_s8"),
+    "depthwise_3x3_rows_s2_no_activation": (lambda: depthwise_model(seed=16, in_shape=(1, 9, 13, 8), stride=(2, 2)),
+                                            "depthwise_conv2d_3x3_s8"),
+    "depthwise_3x3_columns_s2_relu_n1": (lambda: depthwise_model(seed=12, in_shape=(1, 12, 7, 4), stride=(2, 2),
+                                                                 activation="RELU_N1_TO_1", out_scale_factor=0.02),
+                                         "depthwise_conv2d_3x3_s8"),
+    "depthwise_c4_2x2_s2_direct": (lambda: depthwise_model(seed=8, in_shape=(2, 7, 9, 12), kernel=(2, 2),
                                                            stride=(2, 2)), "depthwise_conv2d_c4_s8"),
+    # The exit heads' 2x2 stride-2 kernel, interior and edge windows, with and without the clamp.
+    "depthwise_2x2_head_same_odd": (lambda: depthwise_model(seed=17, in_shape=(1, 7, 9, 12), kernel=(2, 2),
+                                                            stride=(2, 2)), "depthwise_conv2d_2x2_s8"),
+    "depthwise_2x2_head_relu6": (lambda: depthwise_model(seed=18, in_shape=(1, 8, 6, 8), kernel=(2, 2), stride=(2, 2),
+                                                         activation="RELU6", out_scale_factor=0.2),
+                                 "depthwise_conv2d_2x2_s8"),
+    # AVERAGE_POOL_2D's and MEAN's 4-channel paths (tx_sum4_s8: SXTAB16, 255 positions at a time).
+    "avgpool_c4_global": (lambda: pool_model("AVERAGE_POOL_2D", seed=13, in_shape=(1, 25, 5, 8), padding="VALID",
+                                             filter=(25, 5), stride=(1, 1)), "avgpool_s8"),
+    "avgpool_c4_3x3_s2": (lambda: pool_model("AVERAGE_POOL_2D", seed=14, in_shape=(1, 7, 9, 12)), "avgpool_s8"),
+    "mean_c4_272_positions": (lambda: mean_model((1, 16, 17, 8), (1, 2), True, (0.05, 3), (0.04, -7)), "mean_s8"),
     "fc_gemv_odd_units": (lambda: fc_model(seed=6, depth=48, units=9, in_zp=-128), "fully_connected_gemv_s8"),
     "fc_gemm_batch_3": (lambda: fc_model(seed=7, depth=16, units=6, batches=3), "conv2d_gemm_s8"),
 }
@@ -59,7 +87,8 @@ def _inputs(manifest: dict, n: int, seed: int = 0) -> np.ndarray:
     return x
 
 
-DSP_MNEMONIC = {"conv2d_gemm_s8": "smlad", "depthwise_conv2d_c4_s8": "smlabb", "fully_connected_gemv_s8": "smlad"}
+DSP_MNEMONIC = {"conv2d_gemm_s8": "smlad", "depthwise_conv2d_c4_s8": "smlabb", "fully_connected_gemv_s8": "smlad",
+                "depthwise_conv2d_3x3_s8": "smladx", "depthwise_conv2d_2x2_s8": "smlatt", "avgpool_s8": "sxtab16", "mean_s8": "sxtab16"}
 
 
 def _qemu_equals_host(lib, tmp_path, n: int, dsp: str = "smlad"):
@@ -76,7 +105,8 @@ def _qemu_equals_host(lib, tmp_path, n: int, dsp: str = "smlad"):
 
 # optimize=size (int8 weights widened by SXTB16 in the inner loop) on the GEMM-style cases.
 SIZE_CASES = sorted(c for c, (_, kernel) in ONE_OP.items()
-                    if kernel in ("conv2d_gemm_s8", "fully_connected_gemv_s8", "depthwise_conv2d_c4_s8"))
+                    if kernel in ("conv2d_gemm_s8", "fully_connected_gemv_s8", "depthwise_conv2d_c4_s8",
+                                  "depthwise_conv2d_3x3_s8"))
 
 
 @pytest.mark.parametrize("case, optimize", [(c, "speed") for c in sorted(ONE_OP)] + [(c, "size") for c in SIZE_CASES])
@@ -86,7 +116,9 @@ def test_one_op_dsp_path_matches_host_and_tflm(case, optimize, tmp_path):
     graph = parse_model(model)
     calls = prepare_op(graph, graph.ops[0], optimize)
     assert [c.kernel for c in calls] == [kernel]
-    assert calls[0].params.get("w8", 0) == (optimize == "size")
+    assert calls[0].params.get("c4", 1) == 1  # pooling and MEAN: the 4-channel path
+    if kernel in ("conv2d_gemm_s8", "fully_connected_gemv_s8", "depthwise_conv2d_c4_s8"):  # weights by mode
+        assert calls[0].params.get("w8", 0) == (optimize == "size")
     path = tmp_path / f"{case}.tflite"
     path.write_bytes(model)
     lib = generate(path, tmp_path / "lib", options=Options(optimize=optimize)).out_dir

@@ -55,7 +55,7 @@ def test_simulate_per_op_table_and_json():
     assert proc.returncode == 0, proc.stderr
     table = proc.stdout[proc.stdout.index("\nper op, policy none"):]
     assert all(len(line) <= 80 for line in table.splitlines())
-    assert " 1  DEPTHWISE_CONV_2D  18,000 " in table and "    kernel: depthwise_conv2d_c4_s8" in table
+    assert " 1  DEPTHWISE_CONV_2D  18,000 " in table and "    kernel: depthwise_conv2d_3x3_s8" in table
     proc = tinyexit("simulate", fixture_path("ee_dscnn"), "--board", BOARD, "--samples", "2", "--per-op", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)  # nothing but the one object on stdout, no progress lines

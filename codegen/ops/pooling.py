@@ -8,6 +8,9 @@ partial (padding takes no part), so the average divides by the number of
 input pixels actually in the window, rounding as TFLM's
 reference_integer_ops::AveragePool does.
 
+Average pooling over channels in multiples of 4 takes the kernel's c4 path
+(params c4 = 1): four channels summed at a time, two per SXTAB16.
+
 The C has no division: for each window size n that occurs, this module picks
 recip[n] and one shift with q // n == (q * recip[n]) >> shift, and checks it
 for every numerator q the kernel can form (0 .. 128*n + n//2) before
@@ -110,6 +113,8 @@ def prepare_average(graph: Graph, op: Op) -> list[KernelCall]:
                        "exact reciprocal division", "use a smaller pooling window (or MEAN)")
     shift, recip = found
     params["recip_shift"] = shift
+    if params["channels"] % 4 == 0:
+        params["c4"] = 1  # tx_avgpool_s8's 4-channel path (tx_sum4_s8)
     return [
         KernelCall(
             kernel="avgpool_s8",

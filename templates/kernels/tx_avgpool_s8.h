@@ -11,6 +11,9 @@
  * Input and output share one scale and zero point (TFLM's Prepare requires
  * it), so no requantization happens.
  *
+ * c4 = 1 (channels a multiple of 4): four channels at a time, two of them per
+ * SXTAB16 on DSP cores (tx_sum4_s8 in tx_common.h); same results.
+ *
  * No division at run time: q / n == (q * recip[n]) >> recip_shift for every
  * q in [0, 128*n + n/2], which codegen/ops/pooling.py checks exhaustively for
  * every window size n the layer has before it emits the table.
@@ -36,6 +39,7 @@ typedef struct {
     int32_t act_min;       /* clamp range of the fused activation, in [-128, 127]        */
     int32_t act_max;       /* act_min <= act_max <= 127                                  */
     int32_t recip_shift;   /* right shift after the reciprocal multiply, in [0, 63]      */
+    int32_t c4;            /* 1: channels % 4 == 0, the 4-channel path                   */
     const uint32_t *recip; /* [f_h*f_w + 1]: recip[n] for each window size n that occurs
                               (other entries 0)                                          */
 } tx_avgpool_s8_params;

@@ -433,6 +433,53 @@ static inline void tx_widen4_s8(int32_t *dst, int32_t step, const int8_t *src, i
 }
 
 
+/*
+ * tx_sum4_s8: sums[k] += the sum over i < count of src[i * step + k], k = 0..3: four channels of
+ * `count` pixels `step` bytes apart (the pooling and MEAN kernels' c4 paths). On DSP cores one
+ * SXTAB16 adds two channels into 16-bit lanes, 255 pixels at a time (|lane| <= 255 * 128 < 2^15).
+ */
+static inline void tx_sum4_s8(const int8_t *src, int32_t count, int32_t step, int32_t sums[4])
+{
+#if defined(__ARM_FEATURE_DSP)
+    while (count > 0) {
+        const int32_t n = count < 255 ? count : 255;
+        int32_t even = 0, odd = 0; /* (c0, c2), (c1, c3) */
+#if defined(__GNUC__)
+        int32_t left = n, w;
+        __asm__("1:\n\t"
+                "ldr     %[w], [%[src]]\n\t"
+                "add     %[src], %[src], %[step]\n\t"
+                "sxtab16 %[even], %[even], %[w]\n\t"
+                "sxtab16 %[odd], %[odd], %[w], ror #8\n\t"
+                "subs    %[left], %[left], #1\n\t"
+                "bne     1b\n\t"
+                : [src] "+r"(src), [even] "+r"(even), [odd] "+r"(odd), [left] "+r"(left), [w] "=&r"(w)
+                : [step] "r"(step)
+                : "cc", "memory");
+#else
+        for (int32_t i = 0; i < n; ++i) {
+            uint32_t w;
+            __builtin_memcpy(&w, src, 4);
+            src += step;
+            even = __sxtab16(even, (int32_t)w);
+            odd = __sxtab16(odd, (int32_t)((w >> 8) | (w << 24))); /* SXTAB16 with ROR #8 */
+        }
+#endif
+        sums[0] += (int16_t)(uint16_t)(uint32_t)even;
+        sums[1] += (int16_t)(uint16_t)(uint32_t)odd;
+        sums[2] += even >> 16;
+        sums[3] += odd >> 16;
+        count -= n;
+    }
+#else
+    for (int32_t i = 0; i < count; ++i) {
+        for (int32_t k = 0; k < 4; ++k) {
+            sums[k] += src[i * step + k];
+        }
+    }
+#endif
+}
+
 /* ---- size-optimized variants (optimize=size): int8 weights, compact requantization ---- */
 
 /*

@@ -41,6 +41,16 @@ static inline int32_t *unit_pair(const int8_t *x, const int32_t *w, int32_t grou
  * input word is loaded and widened once per four units: per group of 4 inputs, 1 LDR +
  * 2 SXTB16 for the input, 2 LDRD + 8 SXTB16 for the weights, 8 SMLAD (16 MACs). The rest
  * (a last pair, an odd last unit) goes two at a time. */
+/* Units u .. u + n - 1 from their accumulators (tx_output_ms2): one copy of the requantization for
+ * the quads and one for the rest (the library's flash is tight: IC's budget). */
+static inline void store_units(const int32_t *acc, int32_t n, const int32_t *m, const int8_t *s, int8_t *out,
+                               int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    for (int32_t k = 0; k < n; ++k) {
+        tx_output_ms2(acc[k], acc[k], m[k], s[k], out + k, NULL, output_offset, act_min, act_max);
+    }
+}
+
 static void gemv_w8(const tx_fully_connected_gemv_s8_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
@@ -95,20 +105,15 @@ static void gemv_w8(const tx_fully_connected_gemv_s8_params *p, const int8_t *in
             wb += 2;
         }
 #endif
-        tx_output_ms2(a0, a1, m[u], s[u], out + u, NULL, output_offset, act_min, act_max);
-        tx_output_ms2(a1, a1, m[u + 1], s[u + 1], out + u + 1, NULL, output_offset, act_min, act_max);
-        tx_output_ms2(a2, a2, m[u + 2], s[u + 2], out + u + 2, NULL, output_offset, act_min, act_max);
-        tx_output_ms2(a3, a3, m[u + 3], s[u + 3], out + u + 3, NULL, output_offset, act_min, act_max);
+        const int32_t acc[4] = {a0, a1, a2, a3};
+        store_units(acc, 4, m + u, s + u, out + u, output_offset, act_min, act_max);
         w += 4 * groups;
     }
     for (; u < units; u += 2) {
         const int32_t last = u + 1 == units;
         int32_t acc[2] = {p->bias[u], last ? 0 : p->bias[u + 1]};
         w = unit_pair(in, w, groups, acc);
-        tx_output_ms2(acc[0], acc[0], m[u], s[u], out + u, NULL, output_offset, act_min, act_max);
-        if (!last) {
-            tx_output_ms2(acc[1], acc[1], m[u + 1], s[u + 1], out + u + 1, NULL, output_offset, act_min, act_max);
-        }
+        store_units(acc, last ? 1 : 2, m + u, s + u, out + u, output_offset, act_min, act_max);
     }
 }
 
