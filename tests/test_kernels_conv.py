@@ -48,6 +48,9 @@ CONV_CASES = {
     # The GEMM variant's own paths: in_c % 4 == 0 (taps widened in place), odd out_c, odd pixel count,
     # pointwise with stride 2, a column longer than one unrolled step.
     "pointwise_c8_odd_out_c": dict(in_shape=(1, 5, 7, 8), kernel=(1, 1), out_c=7),
+    # pointwise, stride 1 (columns widened straight from the input): in_c % 8 == 4 (a zero group
+    # past each column), 25 pixels (a last block of 1).
+    "pointwise_direct_c12_25px": dict(in_shape=(1, 5, 5, 12), kernel=(1, 1), out_c=6),
     "pointwise_s2_c16": dict(in_shape=(1, 9, 6, 16), kernel=(1, 1), stride=(2, 2), padding="VALID", out_c=6),
     "same_3x3_c4_zp_min": dict(in_shape=(1, 6, 5, 4), out_c=3, in_zp=-128),
     "same_3x3_c12_s2": dict(in_shape=(1, 7, 7, 12), out_c=10, stride=(2, 2), activation="RELU6"),

@@ -176,6 +176,9 @@ W8_PATHS = {
     "w8_pairs_wide_groups_mod4_2_odd": (lambda: conv_model(seed=22, in_shape=(1, 6, 6, 4), out_c=7), 1, 1),
     # an activation to apply (RELU6): output_block_mr.
     "w8_fast_relu6": (lambda: conv_model(seed=23, in_shape=(1, 5, 6, 8), out_c=6, activation="RELU6"), 1, 0),
+    # pointwise, stride 1: each column widened straight from the input (direct), in_c % 8 == 4 (a
+    # zero group past each column), 25 pixels (a last block of 1).
+    "w8_pointwise_direct_c12": (lambda: conv_model(seed=28, in_shape=(1, 5, 5, 12), kernel=(1, 1), out_c=8), 1, 1),
     # in_c % 4 != 0 (the T-RecX models' first layers): every window gathered, then widened.
     "w8_gather_c6": (lambda: conv_model(seed=26, in_shape=(1, 7, 7, 6), out_c=6), 1, 1),
     "w8_gather_c1": (lambda: conv_model(seed=27, in_shape=(1, 8, 8, 1), out_c=8), 1, 1),

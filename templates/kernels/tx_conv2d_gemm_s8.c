@@ -438,6 +438,16 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
     }
     /* Channel pairs with whole {m, c, r} blocks: all but an odd last channel. */
     const int32_t fast_pairs = fast ? out_c / 2 : 0, pairs = (out_c + 1) / 2;
+    /* A 1x1 convolution whose output pixels are its input pixels (so stride 1, no padding): the
+     * column of pixel i is the in_c bytes at in_b + i * in_c, widened straight from the input
+     * without build_column; the zero groups past them (in_c % 8 == 4) are written once. */
+    const int32_t direct = g.k_h == 1 && g.k_w == 1 && g.in_h == p->out_h && g.in_w == out_w && g.in_c % 4 == 0;
+    const int32_t in_groups = g.in_c / 4;
+    if (direct) {
+        for (int32_t i = 0; i < 3; ++i) {
+            zero_groups(cols + 2 * i + in_groups * W8_WORDS_PER_GROUP, groups - in_groups, W8_WORDS_PER_GROUP);
+        }
+    }
 
     for (int32_t b = 0; b < batches; ++b) {
         const int8_t *in_b = in + b * g.in_h * g.in_w * g.in_c;
@@ -446,7 +456,11 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
         for (int32_t pix = 0; pix < pixels; pix += 3) {
             /* Three output pixels (fewer at the end). */
             const int32_t n = pixels - pix < 3 ? pixels - pix : 3;
-            for (int32_t i = 0; i < 3; ++i) { /* past the last pixel: the next position's (sums unused) */
+            for (int32_t i = 0; i < 3 && direct; ++i) { /* past the last pixel: the last one again (sums unused) */
+                widen_groups(cols + 2 * i, W8_WORDS_PER_GROUP, in_b + (pix + (i < n ? i : n - 1)) * g.in_c,
+                             in_groups, g.input_offset);
+            }
+            for (int32_t i = 0; i < 3 && !direct; ++i) { /* past the last pixel: the next position's (sums unused) */
                 build_column(g, in_b, y, x, cols + 2 * i, gather);
                 if (i < n && ++x == out_w) {
                     x = 0;
