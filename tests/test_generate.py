@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from conftest import fixture_path, mlperf_path
 
+from tinyexit.codegen.emitter import gemm_direct
 from tinyexit.codegen.pipeline import compile_graph, generate
 from tinyexit.codegen.options import Options
 from tinyexit.codegen.reader import read_model
@@ -76,3 +77,19 @@ def test_arena_of_a_chain_is_the_two_largest_neighbours():
     """AD is a chain of FC layers: the peak is the 640-byte input beside a 128-byte activation."""
     graph = compile_graph(read_model(mlperf_path("ad")))
     assert graph.plan.arena_bytes == 640 + 128
+
+
+# Stride-1 1x1 convolutions on tx_conv2d_gemm_s8 (columns widened straight from the input): VWW's 13
+# pointwise layers (MobileNet v1), KWS's 4 (DS-CNN); IC's two 1x1 convolutions have stride 2 and AD has
+# none, so their libraries leave that path out (TX_CONV2D_GEMM_NO_DIRECT, flash).
+GEMM_DIRECT = {"ic": 0, "kws": 4, "vww": 13, "ad": 0}
+
+
+@pytest.mark.parametrize("key", ["ic", "kws", "vww", "ad"])
+def test_gemm_direct_path_only_in_libraries_that_use_it(key, generated):
+    graph = compile_graph(read_model(mlperf_path(key)))
+    direct = [c for calls in graph.calls.values() for c in calls if gemm_direct(c)]
+    assert len(direct) == GEMM_DIRECT[key]
+    assert all(c.params["stride_h"] == c.params["stride_w"] == 1 for c in direct)
+    common = (generated(mlperf_path(key), policy="none") / "tx_common.h").read_text()
+    assert ("#define TX_CONV2D_GEMM_NO_DIRECT 1" in common) == (not direct)

@@ -67,9 +67,12 @@ static inline void fill_bytes(int8_t *dst, uint32_t splat, int32_t n)
 static inline void widen_groups(int32_t *dst, int32_t step, const int8_t *src, int32_t groups, int32_t offset)
 {
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-    if (step == 6 && groups > 0) {
+    if (step == 6) {
         const int32_t offsets = tx_pair(offset, offset);
         int32_t v, lo, hi;
+        if (groups <= 0) {
+            return;
+        }
         __asm__ volatile("1:\n\t"
                          "ldr    %[v], [%[src]], #4\n\t"
                          "sxtb16 %[lo], %[v]\n\t"
@@ -440,8 +443,13 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
     const int32_t fast_pairs = fast ? out_c / 2 : 0, pairs = (out_c + 1) / 2;
     /* A 1x1 convolution whose output pixels are its input pixels (so stride 1, no padding): the
      * column of pixel i is the in_c bytes at in_b + i * in_c, widened straight from the input
-     * without build_column; the zero groups past them (in_c % 8 == 4) are written once. */
+     * without build_column; the zero groups past them (in_c % 8 == 4) are written once. The
+     * generator leaves the path out of a library with no such layer (codegen/emitter.py gemm_direct). */
+#if defined(TX_CONV2D_GEMM_NO_DIRECT)
+    const int32_t direct = 0;
+#else
     const int32_t direct = g.k_h == 1 && g.k_w == 1 && g.in_h == p->out_h && g.in_w == out_w && g.in_c % 4 == 0;
+#endif
     const int32_t in_groups = g.in_c / 4;
     if (direct) {
         for (int32_t i = 0; i < 3; ++i) {
