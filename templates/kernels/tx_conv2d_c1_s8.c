@@ -1,0 +1,102 @@
+/* tx_conv2d_c1_s8: see tx_conv2d_c1_s8.h.
+ *
+ * Scratch: out_c blocks of TX_CONV2D_C1_S8_BLOCK words
+ *   {x0w, x1w, x2w, x3w, x4w, bias, record (3 words tx_mr or 6 words tx_output_rs)}
+ * then the framed image, frame_h x frame_w int16 values, where frame (y, x)
+ * holds input (y - pad_top, x - pad_left) + input_offset, or 0 off the input.
+ *
+ * A pixel's taps t(ky, kx) (rows r0 r1 r2, columns c0 c1 c2) are packed as
+ *   x0 = (t00, t01), x1 = (t10, t11), x2 = (t20, t21), x3 = (t02, t12), x4 = (t22, 0)
+ * and each channel's weights in the same order, so acc = bias + sum of the
+ * five SMLADs.
+ */
+#include "tx_conv2d_c1_s8.h"
+
+#include <string.h>
+
+#include "tx_common.h"
+
+/* The channel blocks from the model's weights, bias and multiplier/shift. */
+static void build_blocks(const tx_conv2d_c1_s8_params *p, int32_t *blocks)
+{
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        const int8_t *w = p->weights + 9 * c;
+        int32_t *b = blocks + TX_CONV2D_C1_S8_BLOCK * c;
+        b[0] = tx_pair(w[0], w[1]);
+        b[1] = tx_pair(w[3], w[4]);
+        b[2] = tx_pair(w[6], w[7]);
+        b[3] = tx_pair(w[2], w[5]);
+        b[4] = tx_pair(w[8], 0);
+        b[5] = p->bias[c];
+        if (p->rq_fast) {
+            tx_mr_record(p->mult[c], p->shift[c], p->output_offset, b + 6);
+        } else {
+            tx_record_from(p->mult[c], p->shift[c], b + 6);
+        }
+    }
+}
+
+/* The framed image of one input image (see the top of this file). */
+static void build_frame(const tx_conv2d_c1_s8_params *p, const int8_t *in, int16_t *frame)
+{
+    const int32_t fw = p->frame_w, offset = p->input_offset;
+    const int32_t rows = p->in_h < p->frame_h - p->pad_top ? p->in_h : p->frame_h - p->pad_top;
+    const int32_t cols = p->in_w < fw - p->pad_left ? p->in_w : fw - p->pad_left;
+    memset(frame, 0, (size_t)p->frame_h * (size_t)fw * sizeof(int16_t));
+    for (int32_t y = 0; y < rows; ++y) {
+        const int8_t *src = in + y * p->in_w;
+        int16_t *dst = frame + (y + p->pad_top) * fw + p->pad_left;
+        for (int32_t x = 0; x < cols; ++x) {
+            dst[x] = (int16_t)(src[x] + offset);
+        }
+    }
+}
+
+/* Every channel of one pixel with taps x[0..4] in registers, into dst[0 .. out_c - 1]. */
+static inline void pixel_channels(const int32_t x0, const int32_t x1, const int32_t x2, const int32_t x3,
+                                  const int32_t x4, const int32_t *q, int32_t out_c, int8_t *dst, int32_t fast,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    for (int32_t c = 0; c < out_c; ++c, q += TX_CONV2D_C1_S8_BLOCK) {
+        int32_t acc = tx_smlad(x0, q[0], q[5]);
+        acc = tx_smlad(x1, q[1], acc);
+        acc = tx_smlad(x2, q[2], acc);
+        acc = tx_smlad(x3, q[3], acc);
+        acc = tx_smlad(x4, q[4], acc);
+        dst[c] = fast ? (int8_t)tx_clamp(tx_mr(acc, q[6], q[7], q[8]), act_min, act_max)
+                      : tx_output_rs(acc, q + 6, output_offset, act_min, act_max);
+    }
+}
+
+/* One image's outputs from its framed image; `fast` is constant in each call below. */
+static inline void image(const tx_conv2d_c1_s8_params *p, const int16_t *frame, const int32_t *blocks, int8_t *out,
+                         int32_t fast)
+{
+    const int32_t out_c = p->out_c, fw = p->frame_w, dw = p->dil_w, row_step = p->dil_h * fw;
+    const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        const int16_t *r0 = frame + oy * p->stride_h * fw;
+        for (int32_t ox = 0; ox < p->out_w; ++ox, r0 += p->stride_w, out += out_c) {
+            const int16_t *r1 = r0 + row_step, *r2 = r1 + row_step;
+            const int32_t x0 = tx_pair(r0[0], r0[dw]), x1 = tx_pair(r1[0], r1[dw]), x2 = tx_pair(r2[0], r2[dw]);
+            const int32_t x3 = tx_pair(r0[2 * dw], r1[2 * dw]), x4 = (int32_t)(uint16_t)r2[2 * dw];
+            pixel_channels(x0, x1, x2, x3, x4, blocks, out_c, out, fast, output_offset, act_min, act_max);
+        }
+    }
+}
+
+void tx_conv2d_c1_s8(const tx_conv2d_c1_s8_params *p, const int8_t *in, int8_t *out, int8_t *scratch)
+{
+    int32_t *const blocks = (int32_t *)(void *)scratch;
+    int16_t *const frame = (int16_t *)(void *)(scratch + 4 * TX_CONV2D_C1_S8_BLOCK * p->out_c);
+    build_blocks(p, blocks);
+    for (int32_t b = 0; b < p->batches; ++b) {
+        build_frame(p, in + b * p->in_h * p->in_w, frame);
+        int8_t *const dst = out + b * p->out_h * p->out_w * p->out_c;
+        if (p->rq_fast) {
+            image(p, frame, blocks, dst, 1);
+        } else {
+            image(p, frame, blocks, dst, 0);
+        }
+    }
+}
