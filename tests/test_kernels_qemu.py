@@ -132,6 +132,36 @@ def test_one_op_dsp_path_matches_host_and_tflm(case, optimize, tmp_path):
     assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()
 
 
+# The one-input-channel 3x3 kernel (optimize=size only): the asm channel loop (rq_fast, no activation
+# to apply: output zero point -128 with RELU, or the range all of int8), the C loop with the clamp,
+# the 64-bit records of a left shift; odd out_c, strides, dilation.
+C1_ONE_OP = {
+    "conv_c1_relu_zp_min_asm": (dict(seed=19, in_shape=(1, 9, 11, 1), out_c=8, activation="RELU"), -128, 1),
+    "conv_c1_s2_odd_out_c_asm": (dict(seed=20, in_shape=(1, 8, 7, 1), out_c=5, stride=(2, 2)), None, 1),
+    "conv_c1_dilation_relu6_c": (dict(seed=21, in_shape=(1, 9, 10, 1), out_c=3, padding="VALID", dilation=(2, 3),
+                                      activation="RELU6"), None, 0),
+    "conv_c1_left_shift_records": (dict(seed=22, in_shape=(1, 5, 6, 1), out_c=4, out_scale_factor=0.003), None, 0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(C1_ONE_OP))
+def test_conv_c1_matches_host_and_tflm(case, tmp_path):
+    kwargs, out_zp, asm = C1_ONE_OP[case]
+    model = conv_model(**kwargs, out_zp=out_zp)  # out_zp -128: RELU's clamp is all of int8
+    graph = parse_model(model)
+    (call,) = prepare_op(graph, graph.ops[0], "size")
+    assert call.kernel == "conv2d_c1_s8"
+    p = call.params
+    assert int(p["rq_fast"] == 1 and (p["act_min"], p["act_max"]) == (-128, 127)) == asm
+    path = tmp_path / f"{case}.tflite"
+    path.write_bytes(model)
+    lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
+    x, sim = _qemu_equals_host(lib, tmp_path, n=3, dsp="smlad")
+    (reference,) = run_tflm(model, [x], 1)
+    (exit_name,) = [e["name"] for e in load_manifest(lib)["exits"]]
+    assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()
+
+
 @pytest.mark.parametrize("key, optimize", [("kws", "speed"), ("ic", "speed"), ("ad", "speed"),
                                            ("kws", "size"), ("ic", "size"), ("ad", "size")])
 def test_mlperf_dsp_build_matches_host(key, optimize, generated, tmp_path):

@@ -1,7 +1,7 @@
 /* tx_conv2d_c1_s8: see tx_conv2d_c1_s8.h.
  *
  * Scratch: out_c blocks of TX_CONV2D_C1_S8_BLOCK words
- *   {x0w, x1w, x2w, x3w, x4w, bias, record (3 words tx_mr or 6 words tx_output_rs)}
+ *   {bias, x0w, x1w, x2w, x3w, x4w, record (3 words {m, c, r} tx_mr, or 6 words tx_output_rs)}
  * then the framed image, frame_h x frame_w int16 values, where frame (y, x)
  * holds input (y - pad_top, x - pad_left) + input_offset, or 0 off the input.
  *
@@ -16,18 +16,35 @@
 
 #include "tx_common.h"
 
+/* The asm channel loop: DSP cores, GCC, optimized builds (at -O0 its 12 register operands do not fit
+ * beside the frame pointer; the C below computes the same values). */
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
+#define TX_C1_ASM 1
+#else
+#define TX_C1_ASM 0
+#endif
+
+/* Requantization modes, constant in each specialization of `image`: the 64-bit records
+ * (tx_output_rs), tx_mr with the activation clamp, tx_mr with no activation to apply (SSAT). */
+#define MODE_RS 0
+#define MODE_MR 1
+#define MODE_MR_WIDE 2
+
+/* Words per channel block: 1 + 5 + a 6-word record (MODE_RS) or a 3-word {m, c, r} (tx_mr). */
+#define BLOCK_WORDS(mode) ((mode) == MODE_RS ? TX_CONV2D_C1_S8_BLOCK : 9)
+
 /* The channel blocks from the model's weights, bias and multiplier/shift. */
 static void build_blocks(const tx_conv2d_c1_s8_params *p, int32_t *blocks)
 {
     for (int32_t c = 0; c < p->out_c; ++c) {
         const int8_t *w = p->weights + 9 * c;
-        int32_t *b = blocks + TX_CONV2D_C1_S8_BLOCK * c;
-        b[0] = tx_pair(w[0], w[1]);
-        b[1] = tx_pair(w[3], w[4]);
-        b[2] = tx_pair(w[6], w[7]);
-        b[3] = tx_pair(w[2], w[5]);
-        b[4] = tx_pair(w[8], 0);
-        b[5] = p->bias[c];
+        int32_t *b = blocks + (p->rq_fast ? BLOCK_WORDS(MODE_MR) : BLOCK_WORDS(MODE_RS)) * c;
+        b[0] = p->bias[c];
+        b[1] = tx_pair(w[0], w[1]);
+        b[2] = tx_pair(w[3], w[4]);
+        b[3] = tx_pair(w[6], w[7]);
+        b[4] = tx_pair(w[2], w[5]);
+        b[5] = tx_pair(w[8], 0);
         if (p->rq_fast) {
             tx_mr_record(p->mult[c], p->shift[c], p->output_offset, b + 6);
         } else {
@@ -52,25 +69,96 @@ static void build_frame(const tx_conv2d_c1_s8_params *p, const int8_t *in, int16
     }
 }
 
-/* Every channel of one pixel with taps x[0..4] in registers, into dst[0 .. out_c - 1]. */
+/* acc of channel block q for the pixel with taps x0..x4. */
+static inline int32_t channel_sum(const int32_t *q, int32_t x0, int32_t x1, int32_t x2, int32_t x3, int32_t x4)
+{
+    int32_t acc = tx_smlad(x0, q[1], q[0]);
+    acc = tx_smlad(x1, q[2], acc);
+    acc = tx_smlad(x2, q[3], acc);
+    acc = tx_smlad(x3, q[4], acc);
+    return tx_smlad(x4, q[5], acc);
+}
+
+/* The int8 output of sum acc with channel block q. */
+static inline int8_t channel_out(int32_t acc, const int32_t *q, int32_t mode, int32_t output_offset, int32_t act_min,
+                                 int32_t act_max)
+{
+    if (mode == MODE_RS) {
+        return tx_output_rs(acc, q + 6, output_offset, act_min, act_max);
+    }
+    const int32_t v = tx_mr(acc, q[6], q[7], q[8]);
+    if (mode == MODE_MR) {
+        return (int8_t)tx_clamp(v, act_min, act_max);
+    }
+    return (int8_t)tx_ssat8(v);
+}
+
+#if TX_C1_ASM
+/*
+ * MODE_MR_WIDE on DSP cores: every channel of one pixel in one asm loop, 16 instructions per output.
+ * The block is read by three LDMs into r0-r3 (LDM fills registers in ascending order from
+ * ascending addresses: {bias, x0w, x1w, x2w}, {x3w, x4w, m}, {c, r}); the sum stays in r0;
+ * tx_mr; SSAT to int8 (no activation to apply: the range is all of int8) and a post-indexed STRB.
+ */
+static inline void pixel_channels_asm(int32_t x0, int32_t x1, int32_t x2, int32_t x3, int32_t x4, const int32_t *q,
+                                      int8_t *dst, const int8_t *end)
+{
+    register int32_t a __asm__("r0");
+    register int32_t b __asm__("r1");
+    register int32_t c __asm__("r2");
+    register int32_t d __asm__("r3");
+    __asm__ volatile(
+        "1:\n\t"
+        "ldmia  %[q]!, {%[a], %[b], %[c], %[d]}\n\t"
+        "smlad  %[a], %[x0], %[b], %[a]\n\t"
+        "smlad  %[a], %[x1], %[c], %[a]\n\t"
+        "smlad  %[a], %[x2], %[d], %[a]\n\t"
+        "ldmia  %[q]!, {%[b], %[c], %[d]}\n\t"
+        "smlad  %[a], %[x3], %[b], %[a]\n\t"
+        "smlad  %[a], %[x4], %[c], %[a]\n\t"
+        "lsl    %[a], %[a], #1\n\t"
+        "smmulr %[a], %[a], %[d]\n\t"
+        "ldmia  %[q]!, {%[b], %[c]}\n\t"
+        "add    %[b], %[b], %[a]\n\t"
+        "add    %[b], %[b], %[a], asr #31\n\t"
+        "asr    %[b], %[b], %[c]\n\t"
+        "ssat   %[b], #8, %[b]\n\t"
+        "strb   %[b], [%[dst]], #1\n\t"
+        "cmp    %[dst], %[end]\n\t"
+        "bne    1b\n\t"
+        : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [q] "+&r"(q), [dst] "+&r"(dst)
+        : [x0] "r"(x0), [x1] "r"(x1), [x2] "r"(x2), [x3] "r"(x3), [x4] "r"(x4), [end] "r"(end)
+        : "cc", "memory");
+}
+#endif
+
+/* Every channel of one pixel with taps x0..x4 in registers, into dst[0 .. out_c - 1], two at a time. */
 static inline void pixel_channels(const int32_t x0, const int32_t x1, const int32_t x2, const int32_t x3,
-                                  const int32_t x4, const int32_t *q, int32_t out_c, int8_t *dst, int32_t fast,
+                                  const int32_t x4, const int32_t *q, int32_t out_c, int8_t *dst, int32_t mode,
                                   int32_t output_offset, int32_t act_min, int32_t act_max)
 {
-    for (int32_t c = 0; c < out_c; ++c, q += TX_CONV2D_C1_S8_BLOCK) {
-        int32_t acc = tx_smlad(x0, q[0], q[5]);
-        acc = tx_smlad(x1, q[1], acc);
-        acc = tx_smlad(x2, q[2], acc);
-        acc = tx_smlad(x3, q[3], acc);
-        acc = tx_smlad(x4, q[4], acc);
-        dst[c] = fast ? (int8_t)tx_clamp(tx_mr(acc, q[6], q[7], q[8]), act_min, act_max)
-                      : tx_output_rs(acc, q + 6, output_offset, act_min, act_max);
+#if TX_C1_ASM
+    if (mode == MODE_MR_WIDE) {
+        pixel_channels_asm(x0, x1, x2, x3, x4, q, dst, dst + out_c);
+        return;
+    }
+#endif
+    int8_t *const end = dst + (out_c & ~1);
+    const int32_t bw = BLOCK_WORDS(mode);
+    for (; dst != end; dst += 2, q += 2 * bw) {
+        const int32_t a = channel_sum(q, x0, x1, x2, x3, x4);
+        const int32_t b = channel_sum(q + bw, x0, x1, x2, x3, x4);
+        dst[0] = channel_out(a, q, mode, output_offset, act_min, act_max);
+        dst[1] = channel_out(b, q + bw, mode, output_offset, act_min, act_max);
+    }
+    if (out_c & 1) {
+        dst[0] = channel_out(channel_sum(q, x0, x1, x2, x3, x4), q, mode, output_offset, act_min, act_max);
     }
 }
 
-/* One image's outputs from its framed image; `fast` is constant in each call below. */
+/* One image's outputs from its framed image; `mode` is constant in each call below. */
 static inline void image(const tx_conv2d_c1_s8_params *p, const int16_t *frame, const int32_t *blocks, int8_t *out,
-                         int32_t fast)
+                         int32_t mode)
 {
     const int32_t out_c = p->out_c, fw = p->frame_w, dw = p->dil_w, row_step = p->dil_h * fw;
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
@@ -80,7 +168,7 @@ static inline void image(const tx_conv2d_c1_s8_params *p, const int16_t *frame, 
             const int16_t *r1 = r0 + row_step, *r2 = r1 + row_step;
             const int32_t x0 = tx_pair(r0[0], r0[dw]), x1 = tx_pair(r1[0], r1[dw]), x2 = tx_pair(r2[0], r2[dw]);
             const int32_t x3 = tx_pair(r0[2 * dw], r1[2 * dw]), x4 = (int32_t)(uint16_t)r2[2 * dw];
-            pixel_channels(x0, x1, x2, x3, x4, blocks, out_c, out, fast, output_offset, act_min, act_max);
+            pixel_channels(x0, x1, x2, x3, x4, blocks, out_c, out, mode, output_offset, act_min, act_max);
         }
     }
 }
@@ -93,10 +181,12 @@ void tx_conv2d_c1_s8(const tx_conv2d_c1_s8_params *p, const int8_t *in, int8_t *
     for (int32_t b = 0; b < p->batches; ++b) {
         build_frame(p, in + b * p->in_h * p->in_w, frame);
         int8_t *const dst = out + b * p->out_h * p->out_w * p->out_c;
-        if (p->rq_fast) {
-            image(p, frame, blocks, dst, 1);
+        if (!p->rq_fast) {
+            image(p, frame, blocks, dst, MODE_RS);
+        } else if (p->act_min == -128 && p->act_max == 127) {
+            image(p, frame, blocks, dst, MODE_MR_WIDE);
         } else {
-            image(p, frame, blocks, dst, 0);
+            image(p, frame, blocks, dst, MODE_MR);
         }
     }
 }
