@@ -138,6 +138,7 @@ def test_one_op_dsp_path_matches_host_and_tflm(case, optimize, tmp_path):
 C1_ONE_OP = {
     "conv_c1_relu_zp_min_asm": (dict(seed=19, in_shape=(1, 9, 11, 1), out_c=8, activation="RELU"), -128, 1),
     "conv_c1_s2_odd_out_c_asm": (dict(seed=20, in_shape=(1, 8, 7, 1), out_c=5, stride=(2, 2)), None, 1),
+    "conv_c1_dilation_2_asm": (dict(seed=23, in_shape=(1, 9, 9, 1), out_c=4, dilation=(2, 2)), None, 1),
     "conv_c1_dilation_relu6_c": (dict(seed=21, in_shape=(1, 9, 10, 1), out_c=3, padding="VALID", dilation=(2, 3),
                                       activation="RELU6"), None, 0),
     "conv_c1_left_shift_records": (dict(seed=22, in_shape=(1, 5, 6, 1), out_c=4, out_scale_factor=0.003), None, 0),

@@ -1,7 +1,8 @@
 /* tx_conv2d_c1_s8: see tx_conv2d_c1_s8.h.
  *
- * Scratch: out_c blocks of TX_CONV2D_C1_S8_BLOCK words
- *   {bias, x0w, x1w, x2w, x3w, x4w, record (3 words {m, c, r} tx_mr, or 6 words tx_output_rs)}
+ * Scratch: out_c blocks of 9 words (rq_fast: bias and weights doubled, then the {m, c, r} of tx_mr)
+ * or TX_CONV2D_C1_S8_BLOCK words (6-word tx_output_rs records)
+ *   {bias, x0w, x1w, x2w, x3w, x4w, record}
  * then the framed image, frame_h x frame_w int16 values, where frame (y, x)
  * holds input (y - pad_top, x - pad_left) + input_offset, or 0 off the input.
  *
@@ -33,18 +34,21 @@
 /* Words per channel block: 1 + 5 + a 6-word record (MODE_RS) or a 3-word {m, c, r} (tx_mr). */
 #define BLOCK_WORDS(mode) ((mode) == MODE_RS ? TX_CONV2D_C1_S8_BLOCK : 9)
 
-/* The channel blocks from the model's weights, bias and multiplier/shift. */
+/* The channel blocks from the model's weights, bias and multiplier/shift. With rq_fast, bias and
+ * weights are doubled (|acc| < 2^30, so 2 * acc fits; 2 * w fits int16): the sum is then tx_mr's
+ * SMMULR operand 2 * acc directly. */
 static void build_blocks(const tx_conv2d_c1_s8_params *p, int32_t *blocks)
 {
+    const int32_t k = p->rq_fast ? 2 : 1;
     for (int32_t c = 0; c < p->out_c; ++c) {
         const int8_t *w = p->weights + 9 * c;
         int32_t *b = blocks + (p->rq_fast ? BLOCK_WORDS(MODE_MR) : BLOCK_WORDS(MODE_RS)) * c;
-        b[0] = p->bias[c];
-        b[1] = tx_pair(w[0], w[1]);
-        b[2] = tx_pair(w[3], w[4]);
-        b[3] = tx_pair(w[6], w[7]);
-        b[4] = tx_pair(w[2], w[5]);
-        b[5] = tx_pair(w[8], 0);
+        b[0] = k * p->bias[c];
+        b[1] = tx_pair(k * w[0], k * w[1]);
+        b[2] = tx_pair(k * w[3], k * w[4]);
+        b[3] = tx_pair(k * w[6], k * w[7]);
+        b[4] = tx_pair(k * w[2], k * w[5]);
+        b[5] = tx_pair(k * w[8], 0);
         if (p->rq_fast) {
             tx_mr_record(p->mult[c], p->shift[c], p->output_offset, b + 6);
         } else {
@@ -79,14 +83,15 @@ static inline int32_t channel_sum(const int32_t *q, int32_t x0, int32_t x1, int3
     return tx_smlad(x4, q[5], acc);
 }
 
-/* The int8 output of sum acc with channel block q. */
+/* The int8 output of sum acc (2 * TFLM's accumulator with rq_fast, see build_blocks) with block q. */
 static inline int8_t channel_out(int32_t acc, const int32_t *q, int32_t mode, int32_t output_offset, int32_t act_min,
                                  int32_t act_max)
 {
     if (mode == MODE_RS) {
         return tx_output_rs(acc, q + 6, output_offset, act_min, act_max);
     }
-    const int32_t v = tx_mr(acc, q[6], q[7], q[8]);
+    const int32_t h = tx_smmulr(acc, q[6]); /* tx_mr on the doubled sum */
+    const int32_t v = (h + q[7] + (h >> 31)) >> q[8];
     if (mode == MODE_MR) {
         return (int8_t)tx_clamp(v, act_min, act_max);
     }
@@ -95,10 +100,10 @@ static inline int8_t channel_out(int32_t acc, const int32_t *q, int32_t mode, in
 
 #if TX_C1_ASM
 /*
- * MODE_MR_WIDE on DSP cores: every channel of one pixel in one asm loop, 16 instructions per output.
+ * MODE_MR_WIDE on DSP cores: every channel of one pixel in one asm loop, 15 instructions per output.
  * The block is read by three LDMs into r0-r3 (LDM fills registers in ascending order from
- * ascending addresses: {bias, x0w, x1w, x2w}, {x3w, x4w, m}, {c, r}); the sum stays in r0;
- * tx_mr; SSAT to int8 (no activation to apply: the range is all of int8) and a post-indexed STRB.
+ * ascending addresses: {bias, x0w, x1w, x2w}, {x3w, x4w, m}, {c, r}); the (doubled) sum stays in
+ * r0; tx_mr; SSAT to int8 (no activation to apply: the range is all of int8) and a post-indexed STRB.
  */
 static inline void pixel_channels_asm(int32_t x0, int32_t x1, int32_t x2, int32_t x3, int32_t x4, const int32_t *q,
                                       int8_t *dst, const int8_t *end)
@@ -116,7 +121,6 @@ static inline void pixel_channels_asm(int32_t x0, int32_t x1, int32_t x2, int32_
         "ldmia  %[q]!, {%[b], %[c], %[d]}\n\t"
         "smlad  %[a], %[x3], %[b], %[a]\n\t"
         "smlad  %[a], %[x4], %[c], %[a]\n\t"
-        "lsl    %[a], %[a], #1\n\t"
         "smmulr %[a], %[a], %[d]\n\t"
         "ldmia  %[q]!, {%[b], %[c]}\n\t"
         "add    %[b], %[b], %[a]\n\t"
@@ -156,6 +160,38 @@ static inline void pixel_channels(const int32_t x0, const int32_t x1, const int3
     }
 }
 
+#if TX_C1_ASM && !defined(__ARM_BIG_ENDIAN)
+/* The pair word of p[0], p[1] (little-endian: p[0] in the low half) by one unaligned-capable load. */
+static inline int32_t load_pair(const int16_t *p)
+{
+    int32_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* `image` for MODE_MR_WIDE and dil_w == 1: each row's first two taps are one word load; the third
+ * taps of rows 0 and 1 one PKHBT of two loads (the upper halves read stay inside the frame: rows 0
+ * and 1 are never its last). */
+static void image_wide_dw1(const tx_conv2d_c1_s8_params *p, const int16_t *frame, const int32_t *blocks,
+                           int8_t *out)
+{
+    const int32_t out_c = p->out_c, fw = p->frame_w, sw = p->stride_w, row_step = p->dil_h * fw;
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        const int16_t *r0 = frame + oy * p->stride_h * fw;
+        for (int8_t *const row_end = out + p->out_w * out_c; out != row_end; r0 += sw, out += out_c) {
+            const int16_t *r1 = r0 + row_step, *r2 = r1 + row_step;
+            const uint32_t t0 = (uint32_t)load_pair(r0 + 2), t1 = (uint32_t)load_pair(r1 + 2);
+            const int32_t x3 = (int32_t)((t0 & 0xFFFFu) | (t1 << 16));
+            pixel_channels_asm(load_pair(r0), load_pair(r1), load_pair(r2), x3, (int32_t)(uint16_t)r2[2], blocks,
+                               out, out + out_c);
+        }
+    }
+}
+#define TX_C1_DW1 1
+#else
+#define TX_C1_DW1 0
+#endif
+
 /* One image's outputs from its framed image; `mode` is constant in each call below. */
 static inline void image(const tx_conv2d_c1_s8_params *p, const int16_t *frame, const int32_t *blocks, int8_t *out,
                          int32_t mode)
@@ -183,6 +219,10 @@ void tx_conv2d_c1_s8(const tx_conv2d_c1_s8_params *p, const int8_t *in, int8_t *
         int8_t *const dst = out + b * p->out_h * p->out_w * p->out_c;
         if (!p->rq_fast) {
             image(p, frame, blocks, dst, MODE_RS);
+        } else if (TX_C1_DW1 && p->act_min == -128 && p->act_max == 127 && p->dil_w == 1) {
+#if TX_C1_DW1
+            image_wide_dw1(p, frame, blocks, dst);
+#endif
         } else if (p->act_min == -128 && p->act_max == 127) {
             image(p, frame, blocks, dst, MODE_MR_WIDE);
         } else {
