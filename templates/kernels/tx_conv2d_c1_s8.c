@@ -34,6 +34,32 @@
 /* Words per channel block: 1 + 5 + a 6-word record (MODE_RS) or a 3-word {m, c, r} (tx_mr). */
 #define BLOCK_WORDS(mode) ((mode) == MODE_RS ? TX_CONV2D_C1_S8_BLOCK : 9)
 
+#if TX_C1_ASM && !defined(__ARM_BIG_ENDIAN)
+/* (b1, b3) of a word of 4 int8 values, one SXTB16 with ROR #8. */
+static inline uint32_t sxtb16_ror8(int32_t w)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
+    return r;
+}
+
+/* (lo(a), lo(b)): PKHBT. */
+static inline uint32_t pkhbt16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* (hi(a), hi(b)): PKHTB of b's high half with a's high half shifted down. */
+static inline uint32_t pkhtb16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+    return r;
+}
+#endif
+
 /* The channel blocks from the model's weights, bias and multiplier/shift. With rq_fast, bias and
  * weights are doubled (|acc| < 2^30, so 2 * acc fits; 2 * w fits int16): the sum is then tx_mr's
  * SMMULR operand 2 * acc directly. */
@@ -67,7 +93,22 @@ static void build_frame(const tx_conv2d_c1_s8_params *p, const int8_t *in, int16
     for (int32_t y = 0; y < rows; ++y) {
         const int8_t *src = in + y * p->in_w;
         int16_t *dst = frame + (y + p->pad_top) * fw + p->pad_left;
-        for (int32_t x = 0; x < cols; ++x) {
+        int32_t x = 0;
+#if TX_C1_ASM && !defined(__ARM_BIG_ENDIAN)
+        /* Four values a step: one load, SXTB16 twice ((b0, b2), (b1, b3)), SADD16 of the offset, two
+         * PKHs back to (b0, b1), (b2, b3), two stores (unaligned-capable loads and stores). */
+        const int32_t offsets = tx_pair(offset, offset);
+        for (; x + 4 <= cols; x += 4) {
+            int32_t w;
+            memcpy(&w, src + x, sizeof w);
+            const uint32_t even = (uint32_t)tx_sadd16(tx_sxtb16_even(w), offsets);
+            const uint32_t odd = (uint32_t)tx_sadd16((int32_t)sxtb16_ror8(w), offsets);
+            const uint32_t lo = pkhbt16(even, odd), hi = pkhtb16(even, odd);
+            memcpy(dst + x, &lo, sizeof lo);
+            memcpy(dst + x + 2, &hi, sizeof hi);
+        }
+#endif
+        for (; x < cols; ++x) {
             dst[x] = (int16_t)(src[x] + offset);
         }
     }
