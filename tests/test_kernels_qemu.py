@@ -209,7 +209,8 @@ W8_PATHS = {
     "w8_fast_relu6": (lambda: conv_model(seed=23, in_shape=(1, 5, 6, 8), out_c=6, activation="RELU6"), 1, 0),
     # in_c % 4 != 0 (the T-RecX models' first layers): every window gathered, then widened.
     "w8_gather_c6": (lambda: conv_model(seed=26, in_shape=(1, 7, 7, 6), out_c=6), 1, 1),
-    "w8_gather_c1": (lambda: conv_model(seed=27, in_shape=(1, 8, 8, 1), out_c=8), 1, 1),
+    # (one input channel: a 2x3 kernel, as 3x3 ones take conv2d_c1_s8)
+    "w8_gather_c1": (lambda: conv_model(seed=27, in_shape=(1, 8, 8, 1), out_c=8, kernel=(2, 3)), 1, 1),
     # "dead" channels (bias near +-2^30, right shifts beyond 22) moved onto tx_mr by gemm.step_channel.
     "w8_step_channels": (lambda: conv_model(seed=25, in_shape=(1, 5, 6, 8), out_c=8, out_scale_factor=45000.0,
                                             bias_values=DEAD_BIAS), 1, 1),
