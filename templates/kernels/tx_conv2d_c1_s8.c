@@ -141,7 +141,7 @@ static inline int8_t channel_out(int32_t acc, const int32_t *q, int32_t mode, in
 
 #if TX_C1_ASM
 /*
- * MODE_MR_WIDE on DSP cores: every channel of one pixel in one asm loop, 15 instructions per output.
+ * MODE_MR_WIDE on DSP cores: every channel of one pixel in one asm loop, 16 instructions per output.
  * The block is read by three LDMs into r0-r3 (LDM fills registers in ascending order from
  * ascending addresses: {bias, x0w, x1w, x2w}, {x3w, x4w, m}, {c, r}); the (doubled) sum stays in
  * r0; tx_mr; SSAT to int8 (no activation to apply: the range is all of int8) and a post-indexed STRB.
