@@ -133,15 +133,18 @@ and the one that fits the flash target; int16 (`--optimize speed`) stays an opti
   the other work above is about 1.4. X-CUBE-AI's board figures (1.59 / 1.96 / 1.43) include
   flash wait states that ours do not; we are below TFLM + CMSIS-NN under the same model by 1.9x
   (IC), 1.5x (KWS), 1.5x (VWW), 1.4x (AD).
-- **Early exits: met for ee_dscnn; missed for ee_resnet** (stage 0 / whole 1.19, exit-0 share
-  +8.4 points) **and ee_three_exits** (2.78, +29.4 points). Their stage 0 holds the layers with
-  the least work per output: ee_resnet's 3x3 convolutions over 3 and 6 channels with 6 outputs
+- **Early exits: met for ee_dscnn; missed for ee_resnet** (stage 0 / whole 1.17, exit-0 share
+  +7.3 points); **ee_three_exits: share met (+5.0 points, int8, M4), ratio missed** (2.456 / 1.890
+  = 1.30). ee_resnet's stage 0 holds 3x3 convolutions over 3 and 6 channels with 6 outputs
   (im2col per pixel is spread over 3 channel pairs) and a 1x1 convolution with K = 6 (about 7
-  instructions/MAC: 7 for the requantization of every 6 MACs); ee_three_exits' stage 0 is a 3x3
-  convolution over one channel (K = 9, padded to 16) and a MEAN. A K-of-9 layer's floor is about
-  2 instructions/MAC (7 per output for 9 MACs), so the targets are reachable only with kernels
-  for these shapes (row-widened im2col, rows padded to 4, a pointwise kernel that keeps the
-  input pixel in registers), which this session did not finish. The 2x2 stride-2 depthwise
+  instructions/MAC: 7 for the requantization of every 6 MACs). ee_three_exits' stage 0 is a 3x3
+  convolution over one channel, now tx_conv2d_c1_s8 (7.08 -> 2.24 instructions/MAC, int8): the
+  taps of a pixel stay in registers across output channels, 16 instructions per output in its
+  asm loop (3 LDM, 5 SMLAD, SMMULR + 3 ALU + SSAT, STRB, CMP, BNE) = 1.78/MAC, plus about 26 per
+  pixel (3.25 per output) to load the taps; the ratio target needs about 1.9/MAC for the whole
+  layer, out of reach without sharing the block loads between pixels (more registers than the
+  core has). The 2x2
+  stride-2 depthwise
   head now skips the widened-row ring (18.0 -> 12.3 instructions/MAC).
 """
 

@@ -29,8 +29,9 @@ def _weights(rng, shape, channels, axis, per_channel):
 
 def conv_model(seed, in_shape=(1, 7, 9, 5), out_c=4, kernel=(3, 3), padding="SAME", stride=(1, 1),
                dilation=(1, 1), activation="NONE", per_channel=True, bias=True, groups=1,
-               out_scale_factor=1.0, in_zp=None, bias_values=None) -> bytes:
-    """bias_values: int32 biases to use instead of random ones."""
+               out_scale_factor=1.0, in_zp=None, bias_values=None, out_zp=None) -> bytes:
+    """bias_values: int32 biases to use instead of random ones; out_zp: the output zero point instead of a
+    random one."""
     rng = np.random.default_rng(seed)
     n, h, w, c = in_shape
     fic = c // groups
@@ -48,7 +49,8 @@ def conv_model(seed, in_shape=(1, 7, 9, 5), out_c=4, kernel=(3, 3), padding="SAM
     out_scale = in_scale * float(np.mean(w_scales)) * 128 * 74 * math.sqrt(terms) / 127 * out_scale_factor
     oh = _out_hw(padding, h, kernel[0], stride[0], dilation[0])
     ow = _out_hw(padding, w, kernel[1], stride[1], dilation[1])
-    out = TensorSpec((n, oh, ow, out_c), scale=out_scale, zero_point=int(rng.integers(-40, 40)))
+    zp_out = int(rng.integers(-40, 40))
+    out = TensorSpec((n, oh, ow, out_c), scale=out_scale, zero_point=zp_out if out_zp is None else out_zp)
     return one_op_model("CONV_2D", inputs, [out], conv2d_options(padding, stride, dilation, activation))
 
 

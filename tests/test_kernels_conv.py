@@ -201,6 +201,35 @@ def test_fully_connected_matches_tflm(case, optimize, workdir):
     assert len(np.unique(reference)) >= 3
 
 
+# The one-input-channel 3x3 variant (optimize=size only; speed keeps the GEMM): the frame's padding,
+# strides, dilation, both requantizations (rq_fast and the 64-bit records of a left shift), batches.
+C1_CASES = {
+    "c1_same_relu": dict(in_shape=(1, 9, 11, 1), out_c=8, activation="RELU"),
+    "c1_same_s2_odd_out_c": dict(in_shape=(1, 8, 7, 1), out_c=5, stride=(2, 2)),
+    "c1_valid_dilation_2x3_relu6": dict(in_shape=(1, 9, 10, 1), out_c=3, padding="VALID", dilation=(2, 3),
+                                        activation="RELU6"),
+    "c1_left_shift_zp_min": dict(in_shape=(1, 5, 6, 1), out_c=4, out_scale_factor=0.003, in_zp=-128),
+    "c1_batch_2_s1x2_zp_max": dict(in_shape=(2, 6, 7, 1), out_c=6, stride=(1, 2), in_zp=127),
+    "c1_image_smaller_than_kernel": dict(in_shape=(1, 2, 1, 1), out_c=2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(C1_CASES))
+def test_conv2d_c1_matches_tflm(case, workdir):
+    model = conv_model(seed=len(case) + 3, **C1_CASES[case])
+    graph = parse_model(model)
+    assert [c.kernel for c in conv2d.prepare(graph, graph.ops[0], optimize="speed")] == ["conv2d_gemm_s8"]
+    (call,) = conv2d.prepare(graph, graph.ops[0], optimize="size")
+    assert call.kernel == "conv2d_c1_s8"
+    p = call.params
+    assert (p["frame_h"], p["frame_w"]) == ((p["out_h"] - 1) * p["stride_h"] + 2 * p["dil_h"] + 1,
+                                           (p["out_w"] - 1) * p["stride_w"] + 2 * p["dil_w"] + 1)
+    assert call.scratch == 48 * p["out_c"] + 4 * ((p["frame_h"] * p["frame_w"] + 1) // 2)
+    assert p["rq_fast"] == (0 if case.startswith("c1_left_shift") else 1)
+    (reference,) = compare_with_tflm(model, workdir, optimize="size")
+    assert len(np.unique(reference)) >= 3
+
+
 def test_every_conv2d_variant_is_tested():
     assert set(CONV_VARIANTS.values()) == {"conv2d_s8", "conv2d_gemm_s8"}
     assert set(DEPTHWISE_VARIANTS.values()) == {"depthwise_conv2d_s8", "depthwise_conv2d_c4_s8",

@@ -132,6 +132,37 @@ def test_one_op_dsp_path_matches_host_and_tflm(case, optimize, tmp_path):
     assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()
 
 
+# The one-input-channel 3x3 kernel (optimize=size only): the asm channel loop (rq_fast, no activation
+# to apply: output zero point -128 with RELU, or the range all of int8), the C loop with the clamp,
+# the 64-bit records of a left shift; odd out_c, strides, dilation.
+C1_ONE_OP = {
+    "conv_c1_relu_zp_min_asm": (dict(seed=19, in_shape=(1, 9, 11, 1), out_c=8, activation="RELU"), -128, 1),
+    "conv_c1_s2_odd_out_c_asm": (dict(seed=20, in_shape=(1, 8, 7, 1), out_c=5, stride=(2, 2)), None, 1),
+    "conv_c1_dilation_2_asm": (dict(seed=23, in_shape=(1, 9, 9, 1), out_c=4, dilation=(2, 2)), None, 1),
+    "conv_c1_dilation_relu6_c": (dict(seed=21, in_shape=(1, 9, 10, 1), out_c=3, padding="VALID", dilation=(2, 3),
+                                      activation="RELU6"), None, 0),
+    "conv_c1_left_shift_records": (dict(seed=22, in_shape=(1, 5, 6, 1), out_c=4, out_scale_factor=0.003), None, 0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(C1_ONE_OP))
+def test_conv_c1_matches_host_and_tflm(case, tmp_path):
+    kwargs, out_zp, asm = C1_ONE_OP[case]
+    model = conv_model(**kwargs, out_zp=out_zp)  # out_zp -128: RELU's clamp is all of int8
+    graph = parse_model(model)
+    (call,) = prepare_op(graph, graph.ops[0], "size")
+    assert call.kernel == "conv2d_c1_s8"
+    p = call.params
+    assert int(p["rq_fast"] == 1 and (p["act_min"], p["act_max"]) == (-128, 127)) == asm
+    path = tmp_path / f"{case}.tflite"
+    path.write_bytes(model)
+    lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
+    x, sim = _qemu_equals_host(lib, tmp_path, n=3, dsp="smlad")
+    (reference,) = run_tflm(model, [x], 1)
+    (exit_name,) = [e["name"] for e in load_manifest(lib)["exits"]]
+    assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()
+
+
 @pytest.mark.parametrize("key, optimize", [("kws", "speed"), ("ic", "speed"), ("ad", "speed"),
                                            ("kws", "size"), ("ic", "size"), ("ad", "size")])
 def test_mlperf_dsp_build_matches_host(key, optimize, generated, tmp_path):
@@ -181,7 +212,8 @@ W8_PATHS = {
     "w8_pointwise_direct_c12": (lambda: conv_model(seed=28, in_shape=(1, 5, 5, 12), kernel=(1, 1), out_c=8), 1, 1),
     # in_c % 4 != 0 (the T-RecX models' first layers): every window gathered, then widened.
     "w8_gather_c6": (lambda: conv_model(seed=26, in_shape=(1, 7, 7, 6), out_c=6), 1, 1),
-    "w8_gather_c1": (lambda: conv_model(seed=27, in_shape=(1, 8, 8, 1), out_c=8), 1, 1),
+    # (one input channel: a 2x3 kernel, as 3x3 ones take conv2d_c1_s8)
+    "w8_gather_c1": (lambda: conv_model(seed=27, in_shape=(1, 8, 8, 1), out_c=8, kernel=(2, 3)), 1, 1),
     # "dead" channels (bias near +-2^30, right shifts beyond 22) moved onto tx_mr by gemm.step_channel.
     "w8_step_channels": (lambda: conv_model(seed=25, in_shape=(1, 5, 6, 8), out_c=8, out_scale_factor=45000.0,
                                             bias_values=DEAD_BIAS), 1, 1),

@@ -154,6 +154,9 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
     dil_h, dil_w = op.options["dilation"]
     records = requant_records(mults, shifts, max_abs_acc(k_h * k_w * filter_in_c, bias))
     if groups == 1 and records is not None:
+        if optimize == "size" and in_c == 1 and (k_h, k_w) == (3, 3):
+            return [c1_call(op, weights, bias, compact_requant(mults, shifts, out_c), act_min, act_max, geometry,
+                            inp, out)]
         requant = (compact_requant(mults, shifts, out_c) if optimize == "size" else
                    {"requant": ConstArray("int32_t", records, REQUANT_COMMENT.format(channels=out_c))})
         return [gemm_call(op, weights, bias, requant, act_min, act_max, geometry, inp, out)]
@@ -195,6 +198,60 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
             macs=batches * out_h * out_w * out_c * k_h * k_w * filter_in_c,
         )
     ]
+
+
+def c1_frame(out_hw: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
+    """(frame_h, frame_w) of tx_conv2d_c1_s8's widened image: every tap of a 3x3 window, padding included."""
+    return tuple((o - 1) * s + 2 * d + 1 for o, s, d in zip(out_hw, stride, dilation))  # type: ignore[return-value]
+
+
+def c1_scratch(out_c: int, frame: tuple[int, int]) -> int:
+    """TX_CONV2D_C1_S8_SCRATCH: 12-word channel blocks, then the int16 frame rounded up to 4 bytes."""
+    return 48 * out_c + 4 * ((frame[0] * frame[1] + 1) // 2)
+
+
+def c1_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min: int, act_max: int, geometry,
+            inp: Tensor, out: Tensor) -> KernelCall:
+    """tx_conv2d_c1_s8: a 3x3 convolution over one input channel, int8 weights (see its header)."""
+    batches, in_h, in_w, _ = inp.shape
+    _, out_h, out_w, out_c = out.shape
+    stride, dilation = op.options["stride"], op.options["dilation"]
+    frame = c1_frame((out_h, out_w), stride, dilation)
+    requant, fast = with_fast_requant(requant, max_abs_acc(9, bias))
+    return KernelCall(
+        kernel="conv2d_c1_s8",
+        params={
+            "batches": batches,
+            "in_h": in_h,
+            "in_w": in_w,
+            "out_h": out_h,
+            "out_w": out_w,
+            "out_c": out_c,
+            "stride_h": stride[0],
+            "stride_w": stride[1],
+            "dil_h": dilation[0],
+            "dil_w": dilation[1],
+            "pad_top": geometry.pad_top,
+            "pad_left": geometry.pad_left,
+            "frame_h": frame[0],
+            "frame_w": frame[1],
+            "input_offset": -inp.quant.zero_point,
+            "output_offset": out.quant.zero_point,
+            "act_min": act_min,
+            "act_max": act_max,
+            "rq_fast": fast.get("rq_fast", 0),
+        },
+        arrays={
+            "weights": ConstArray("int8_t", weights.data.reshape(-1).astype(np.int8),
+                                  f"'{weights.name}' [{out_c}][3][3][1]"),
+            "bias": ConstArray("int32_t", bias, f"bias [{out_c}]"),
+            **requant,
+        },
+        inputs=(op.inputs[0],),
+        outputs=(op.outputs[0],),
+        macs=batches * out_h * out_w * out_c * 9,
+        scratch=c1_scratch(out_c, frame),
+    )
 
 
 def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min: int, act_max: int, geometry,
