@@ -103,49 +103,37 @@ CLOSING_NOTE = """
 ## Closing note on the issue-13 targets (M4, int8 weights in flash)
 
 Figures: the `int8` rows above (`python bench/run.py`). int8 weights (`--optimize size`) are the
-default: the faster layout in est. cycles on every model and in instructions on KWS, VWW and AD,
-and the one that fits the flash target; int16 (`--optimize speed`) stays an option.
+default: the faster layout on every MLPerf model and the one that fits the flash target; int16
+(`--optimize speed`) stays an option.
 
-- **Flash: met** with int8 weights for IC, KWS, VWW and AD (VWW by 1.6 KB: the int8 kernels'
-  code grew to 13.7 KB with the 3x2 GEMM, the SMMULR epilogues and the gemv quads).
-- **Arena: met** for IC, KWS and VWW (int8 scratch: three columns and the per-call records).
-- **AD instructions/MAC: met** (1.645 against 1.80): the int8 gemv does four units per pass.
-- **IC instructions/MAC: missed** (1.297 against 1.00). The int8 inner loop is 20 instructions
-  per 24 MACs (1 LDRD of two weight words, 4 SXTB16, 3 LDRD of activations, 12 SMLAD: each
-  widened weight serves three pixels; a 4-pixel block needs 16 registers) plus 3 per 96 MACs of
-  loop control = 0.865/MAC, measured 0.90/MAC over the model; im2col widening 0.13 (each input
-  value widened once per 3x3 tap), ADD 0.07, requantization about 0.02. The floor of this
-  structure is about 1.06; 1.00 needs int16 operands in the inner loop (a 3x2 int16 block is
-  17 instructions per 24 MACs), i.e. int16 weights in flash (2x) or weights widened per tile
-  into scratch, which needs 12+ columns of scratch (14 KB for IC's 576-long columns; the arena
-  target leaves 1.2 KB).
-- **KWS / VWW instructions/MAC: missed** (1.773 / 1.940 against 1.45 / 1.55). Measured on KWS:
-  GEMM inner loop 0.83, depthwise 3x3 inner loop 0.18 (54 instructions per 36 MACs with
-  SMLABB/SMLATT), requantization about 0.2 (7 instructions per output with SMMULR where exact,
-  72 k outputs), widening of columns and rows about 0.1, the rest per-block glue. Floor of this
-  structure about 1.2 (KWS) and 1.25 (VWW): the targets are not ruled out by the arithmetic; the
-  remaining 0.5-0.7 is glue (per block, per column, per row) that this session did not remove.
-  VWW's nine later pointwise layers keep the 64-bit requantization: a few dead channels (bias
-  near 2^30, shift below -22) are outside the SMMULR form's range.
-- **est. cycles/MAC, anchor model: missed** (IC 1.727, KWS 2.490, VWW 2.753 against 1.45, 1.95,
-  2.00). Under the anchor model the int8 inner loop is 24 cycles per 24 MACs (4 LDRD at 2, 4
-  SXTB16, 12 SMLAD) + 6 per 96 MACs, so the inner loop alone is 1.06 cycles/MAC; IC's floor with
-  the other work above is about 1.4. X-CUBE-AI's board figures (1.59 / 1.96 / 1.43) include
-  flash wait states that ours do not; we are below TFLM + CMSIS-NN under the same model by 1.9x
-  (IC), 1.5x (KWS), 1.5x (VWW), 1.4x (AD).
+- **Flash: met** with int8 weights for IC, KWS, VWW and AD (IC by 138 B: kernel paths a model does
+  not use are left out of its library, e.g. the direct 1x1 columns and tx_conv2d_c1_s8).
+- **Arena: met** for IC, KWS and VWW (kernel scratch is in the memory plan).
+- **Instructions/MAC: met for KWS (1.366), VWW (1.522) and AD (1.661); missed for IC** (1.180
+  against 1.00). IC's int8 inner loop is 20 instructions per 24 MACs (1 LDRD of two weight words,
+  4 SXTB16, 3 LDRD of activations, 12 SMLAD: each widened weight serves three pixels) plus 3 per
+  96 MACs of loop control = 0.865/MAC; with the 7-instruction SMMULR epilogue and block glue the
+  GEMM is about 0.98/MAC, column building 0.14, the residual ADD 0.07: the floor of this structure
+  is about 1.10. 1.00 needs int16 operands in the inner loop (17 instructions per 24 MACs), i.e.
+  int16 weights in flash (2x) or weights widened per tile into scratch, which needs about 14 KB
+  for IC's 576-long columns where the arena target leaves 1.2 KB.
+- **est. cycles/MAC, anchor model: met for KWS (1.778); missed for IC (1.512 against 1.45) and
+  VWW (2.009 against 2.00).** IC: the inner loop alone is 1.06 cycles/MAC (4 LDRD at 2, 4 SXTB16,
+  12 SMLAD per 24 MACs); with the rest above the floor is about 1.4. VWW: 0.009 over (about 67k
+  cycles): about 12 of the ~30 overhead instructions per channel pair of the int8 GEMM's pair loop
+  touch the stack; a second copy of the loop would remove 3 per pair but costs about 200 B in a
+  kernel IC also links, and IC has 138 B of flash left. X-CUBE-AI's board figures (1.59 / 1.96 /
+  1.43) include flash wait states that ours do not.
 - **Early exits: met for ee_dscnn; missed for ee_resnet** (stage 0 / whole 1.17, exit-0 share
-  +7.3 points); **ee_three_exits: share met (+5.0 points, int8, M4), ratio missed** (2.456 / 1.890
-  = 1.30). ee_resnet's stage 0 holds 3x3 convolutions over 3 and 6 channels with 6 outputs
-  (im2col per pixel is spread over 3 channel pairs) and a 1x1 convolution with K = 6 (about 7
-  instructions/MAC: 7 for the requantization of every 6 MACs). ee_three_exits' stage 0 is a 3x3
-  convolution over one channel, now tx_conv2d_c1_s8 (7.08 -> 2.24 instructions/MAC, int8): the
-  taps of a pixel stay in registers across output channels, 16 instructions per output in its
-  asm loop (3 LDM, 5 SMLAD, SMMULR + 3 ALU + SSAT, STRB, CMP, BNE) = 1.78/MAC, plus about 26 per
-  pixel (3.25 per output) to load the taps; the ratio target needs about 1.9/MAC for the whole
-  layer, out of reach without sharing the block loads between pixels (more registers than the
-  core has). The 2x2
-  stride-2 depthwise
-  head now skips the widened-row ring (18.0 -> 12.3 instructions/MAC).
+  +7.4 points) **and ee_three_exits** (1.34, +5.6 points). ee_three_exits' stage 0 is a 3x3
+  convolution over one channel, now tx_conv2d_c1_s8 (7.08 -> 2.24 instructions/MAC): 16
+  instructions per output in its asm loop (3 LDM, 5 SMLAD, SMMULR + 3 ALU + SSAT, STRB, CMP, BNE)
+  = 1.78/MAC, plus about 26 per pixel to load the taps; the ratio target needs about 1.9/MAC for
+  the whole layer, out of reach without sharing tap loads between pixels (more registers than the
+  core has). Its exit-0 share met the target (+5.0) until the 1x1 layers of the later stages got
+  faster. ee_resnet's stage 0 holds 3x3 convolutions over 3 and 6 channels with 6 outputs and a
+  1x1 convolution with K = 6 (the 7-instruction requantization of every 6 MACs); kernels for those
+  shapes are not written.
 """
 
 
