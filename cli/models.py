@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..codegen.datasets import dataset_names
 from ..modelmaking.augment import augment as augment_model
 from ..modelmaking.augment import train_backbone, train_zoo
 from ..modelmaking.datasets import load_npz, make_dataset
@@ -15,8 +16,7 @@ from .common import console
 
 
 def data(
-    name: str = typer.Argument(..., help="fashion-mnist, keywords, keywords-stream, ecg, ecg-stream, ecg-rhythm, "
-                                         "ecg-rhythm-stream or ecg-record"),
+    name: str = typer.Argument(..., help=dataset_names()),
     out: Path = typer.Option(..., "-o", "--out", help="Output .npz (arrays x and y)"),
     n: Optional[int] = typer.Option(None, "--n", help="Number of samples (default: the data set's own)"),
     seed: int = typer.Option(0, "--seed", help="Random seed"),
