@@ -24,9 +24,12 @@ Steps, each a plain function:
 4. `evaluate_subsets`: the int8 logits of every exit (host build, bit-exact
    with the device) on a calibration and a validation split. For each subset
    of at most max_exits candidates, per-exit thresholds are calibrated
-   (codegen/policies/calibrate.py) so that the performance gap against the
-   backbone, 1[label at the exit taken is wrong and the backbone is right],
-   stays within max_drop: the configurations are ordered (and their expected
+   (codegen/policies/calibrate.py) so that a risk against the backbone stays
+   within max_drop: `--risk disagreement` (the default for i.i.d. samples)
+   bounds 1[label at the exit taken is wrong and the backbone is right];
+   `--risk accuracy` (the default with --stream) bounds the accuracy loss
+   itself, 1[exit wrong] - 1[backbone wrong], with a test on the discordant
+   samples (calibrate.py, accuracy_test). The configurations are ordered (and their expected
    instructions measured) on the validation split and tested on the
    calibration split. Every subset is tested at delta / (number of subsets)
    (Bonferroni), so the guarantee holds for the subset finally chosen.
@@ -444,7 +447,7 @@ def evaluate_subsets(
 
 
 TEMPORAL_PATIENCE = (1, 2, 3, 4, 6, 8)
-DIFFERENCE_STEPS = (2, 4, 8, 16, 32, 64)  # distances in units of exit 0's logit scale
+DIFFERENCE_STEPS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 64)  # distances in units of the exit's logit scale (ratio <= 1.5 to 32)
 
 
 def temporal_policies(exit_: ExitLogits) -> list[str]:
