@@ -169,3 +169,22 @@ def test_accuracy_risk_needs_labels():
         calibrate_per_exit(logits, SCALES, ZERO_POINTS, None, "confidence", 0.05, risk="accuracy")
     with pytest.raises(TinyexitError, match="--risk 'gap' is unknown"):
         calibrate_per_exit(logits, SCALES, ZERO_POINTS, None, "confidence", 0.05, risk="gap")
+
+
+def test_cli_risk_accuracy(tmp_path):
+    """calibrate --per-exit --risk accuracy reports the accuracy loss; without --per-exit, or with an unknown
+    risk, one line and exit 2."""
+    model = fixture_path("ee_trained_blobs")
+    data = tmp_path / "d.npz"
+    np.savez(data, x=random_inputs(model, 64), y=np.zeros(64, np.int64))
+    base = [sys.executable, "-m", "tinyexit", "calibrate", str(model), "--data", str(data), "--policy", "confidence",
+            "--max-drop", "0.2", "--method", "empirical"]
+    proc = subprocess.run(base + ["--per-exit", "--risk", "accuracy", "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["loss"] == "accuracy loss" and out["heldout_risk"] == out["accuracy_loss"]
+    for extra, message in ((["--risk", "accuracy"], "error: calibrate: --risk accuracy needs --per-exit"),
+                           (["--per-exit", "--risk", "gap"], "error: calibrate: --risk 'gap' is unknown")):
+        proc = subprocess.run(base + extra, capture_output=True, text=True)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith(message), proc.stderr
