@@ -12,6 +12,9 @@ Per-sample loss (bounded by B = 1):
   with labels, the performance gap 1[label at the exit taken is wrong and the
   final exit is right] -- its mean bounds the accuracy drop against the final
   exit; without labels, 1[label at the exit taken != the final exit's label].
+  calibrate_per_exit(risk="accuracy") bounds the accuracy loss itself,
+  1[wrong at the exit taken] - 1[final exit wrong] in {-1, 0, 1}, with the
+  test on the discordant samples described above `accuracy_test`.
 
 The data is split at random (seed) into a calibration half and a held-out
 half. On the calibration half, with R(lambda) the mean loss over n samples,
