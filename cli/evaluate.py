@@ -63,13 +63,16 @@ def calibrate(
                                   help="One threshold per non-final exit (a comma list), the fewest expected MACs"),
     correction: str = typer.Option("fixed-sequence", "--correction",
                                    help="--per-exit with ltt: fixed-sequence (Pareto testing) or bonferroni"),
+    risk: str = typer.Option("disagreement", "--risk",
+                             help="--per-exit: what --max-drop bounds: disagreement (1[exit wrong, final right]) or "
+                                  "accuracy (1[exit wrong] - 1[final wrong]: the accuracy loss itself; needs labels)"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write the policy string to this file, for "
                                        "--policy @FILE in generate, build, simulate, run and compare"),
 ) -> None:
     """Pick a threshold whose accuracy loss stays within --max-drop; print the policy string."""
     x, y = load_evaluation_data(data, metric, split)
     found = calibrate_model(model, x, y, policy, max_drop, method=method, delta=delta, seed=seed,
-                            per_exit=per_exit, correction=correction)
+                            per_exit=per_exit, correction=correction, risk=risk)
     if out is not None:
         write_file(out, f"{found.policy}\n".encode())
     if as_json:

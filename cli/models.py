@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..codegen.datasets import dataset_names
 from ..modelmaking.augment import augment as augment_model
 from ..modelmaking.augment import train_backbone, train_zoo
 from ..modelmaking.datasets import load_npz, make_dataset
@@ -15,8 +16,7 @@ from .common import console
 
 
 def data(
-    name: str = typer.Argument(..., help="fashion-mnist, keywords, keywords-stream, ecg, ecg-stream, ecg-rhythm, "
-                                         "ecg-rhythm-stream or ecg-record"),
+    name: str = typer.Argument(..., help=dataset_names()),
     out: Path = typer.Option(..., "-o", "--out", help="Output .npz (arrays x and y)"),
     n: Optional[int] = typer.Option(None, "--n", help="Number of samples (default: the data set's own)"),
     seed: int = typer.Option(0, "--seed", help="Random seed"),
@@ -91,9 +91,14 @@ def search(
     seed: int = typer.Option(0, "--seed"),
     stream: bool = typer.Option(False, "--stream", help="Samples in stream order: contiguous splits, and temporal "
                                                         "policies (temporal-patience, difference) among the candidates"),
+    risk: Optional[str] = typer.Option(
+        None, "--risk", help="What --max-drop bounds: disagreement (1[exit wrong, backbone right]: stricter, the "
+        "default for i.i.d. samples) or accuracy (1[exit wrong] - 1[backbone wrong]: the accuracy loss itself, "
+        "tested on the discordant samples; the default with --stream, where a temporal policy's reused decision "
+        "fixes windows the backbone flickers on as often as it loses some)"),
 ) -> None:
     """Find the exits and per-exit thresholds with the fewest instructions within an accuracy budget."""
     report = search_model(backbone, data_path, board, max_drop, out, max_exits=max_exits, candidates=candidates,
                           method=method, delta=delta, epochs=epochs, train=train, policy_kind=policy,
-                          qemu_samples=qemu_samples, seed=seed, stream=stream)
+                          qemu_samples=qemu_samples, seed=seed, stream=stream, risk=risk)
     print(report.markdown())

@@ -85,6 +85,13 @@ class PolicyRow:
     stage_spread: list[dict] = field(default_factory=list)
 
 
+def none_stage_means(lib_dir: Path, board: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean instructions and cycles_est of every stage under policy `none` (every sample runs every stage)."""
+    sim = run_library(lib_dir, board, x)
+    costs = StageCosts(sim.stage_instructions, sim.cycles_est, np.ones(sim.stage_instructions.shape, dtype=bool))
+    return costs.mean("instructions"), costs.mean("cycles_est")
+
+
 def fill_missing_stage_means(means: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """Stages no simulated sample reached under this policy take the `none` run's cost."""
     return np.where(np.isnan(means), fallback, means)
@@ -282,10 +289,9 @@ def run_comparison(
             frame = frame_bytes(segments)
             split_none = SplitCosts.measure(run_split(none_lib.out_dir, deploy, link_spec, segments,
                                                       x[:min(qemu_samples, len(x))], work_dir=tmp))  # fmt: skip
-        final_labels = run_host(libs[policies[0]].out_dir, x).labels if policies[0] == "none" else None
-        if final_labels is None:
-            none_lib = generate(model_path, Path(tmp) / "lib_none", name="model", options=Options(policy="none", optimize=optimize))
-            final_labels = run_host(none_lib.out_dir, x).labels
+        none_dir = libs["none"].out_dir if "none" in libs else generate(
+            model_path, Path(tmp) / "lib_none", name="model", options=Options(policy="none", optimize=optimize)).out_dir
+        final_labels = run_host(none_dir, x).labels
         for n, policy in enumerate(policies):
             if progress:
                 progress(policy, n, len(policies))
@@ -294,10 +300,14 @@ def run_comparison(
             ran = np.arange(len(exits))[None, :] <= sim.run.exit_taken.astype(np.int64)[:, None]
             costs = StageCosts(sim.stage_instructions[:qemu_samples], sim.cycles_est[:qemu_samples], ran[:qemu_samples])
             instr_mean, cycles_mean = costs.mean("instructions"), costs.mean("cycles_est")
-            if none_means is None:
+            if policy == "none":
                 none_means = (instr_mean, cycles_mean)
-            instr_mean = fill_missing_stage_means(instr_mean, none_means[0])
-            cycles_mean = fill_missing_stage_means(cycles_mean, none_means[1])
+            elif none_means is None and np.isnan(instr_mean).any():
+                # no simulated sample reached some stage: cost it under `none` on the same samples
+                none_means = none_stage_means(none_dir, board, x[:min(qemu_samples, len(x))])
+            if none_means is not None:
+                instr_mean = fill_missing_stage_means(instr_mean, none_means[0])
+                cycles_mean = fill_missing_stage_means(cycles_mean, none_means[1])
             if verify_qemu:
                 k = verify_qemu
                 if not np.array_equal(sim.run.exit_taken[:k], host.exit_taken[:k]):

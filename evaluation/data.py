@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..codegen.datasets import dataset_names
 from ..codegen.errors import TinyexitError
 
 SPLITS = ("auto", "train", "test")
@@ -21,8 +22,8 @@ def load_dataset(path, metric: str | None, split: str = "auto") -> tuple[np.ndar
     if split not in SPLITS:
         raise TinyexitError(f"--split '{split}' is not one of {', '.join(SPLITS)}")
     if not Path(path).exists():
-        raise TinyexitError(f"{path}: no such file; make one with `tinyexit data NAME -o {path}` (NAME: fashion-mnist, "
-                            "keywords, keywords-stream, ecg, ecg-stream) or save arrays with numpy.savez(path, x=..., y=...)")  # fmt: skip
+        raise TinyexitError(f"{path}: no such file; make one with `tinyexit data NAME -o {path}` (NAME: "
+                            f"{dataset_names()}) or save arrays with numpy.savez(path, x=..., y=...)")  # fmt: skip
     try:
         with np.load(path, allow_pickle=False) as data:
             if split == "auto":

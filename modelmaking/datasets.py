@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..codegen.datasets import DATASETS
 from ..codegen.errors import TinyexitError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -87,8 +88,6 @@ RHYTHM_EPISODES = {  # kind: (probability in a stream, duration range in s)
     "pvc": (0.15, (15.0, 60.0)),
 }
 
-DATASETS = ("fashion-mnist", "keywords", "keywords-stream", "ecg", "ecg-stream", "ecg-rhythm", "ecg-rhythm-stream",
-            "ecg-record")
 
 
 # ---------------------------------------------------------------------------

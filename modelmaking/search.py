@@ -24,9 +24,12 @@ Steps, each a plain function:
 4. `evaluate_subsets`: the int8 logits of every exit (host build, bit-exact
    with the device) on a calibration and a validation split. For each subset
    of at most max_exits candidates, per-exit thresholds are calibrated
-   (codegen/policies/calibrate.py) so that the performance gap against the
-   backbone, 1[label at the exit taken is wrong and the backbone is right],
-   stays within max_drop: the configurations are ordered (and their expected
+   (codegen/policies/calibrate.py) so that a risk against the backbone stays
+   within max_drop: `--risk disagreement` (the default for i.i.d. samples)
+   bounds 1[label at the exit taken is wrong and the backbone is right];
+   `--risk accuracy` (the default with --stream) bounds the accuracy loss
+   itself, 1[exit wrong] - 1[backbone wrong], with a test on the discordant
+   samples (calibrate.py, accuracy_test). The configurations are ordered (and their expected
    instructions measured) on the validation split and tested on the
    calibration split. Every subset is tested at delta / (number of subsets)
    (Bonferroni), so the guarantee holds for the subset finally chosen.
@@ -63,7 +66,10 @@ from ..codegen.output import check_output_folder, write_folder
 from ..codegen.passes.lower_policy import exit_logits_of
 from ..codegen.pipeline import generate
 from ..codegen.policies.calibrate import (
+    ACCURACY_BETA_SHARE,
     CORRECTIONS,
+    RISKS,
+    accuracy_passes,
     passes,
     METHODS,
     choose_configuration,
@@ -382,18 +388,23 @@ def evaluate_subsets(
     max_configurations: int = 2000,
     progress=None,
     families: int | None = None,
+    risk: str = "disagreement",
 ) -> list[SubsetResult]:
     """Calibrate per-exit thresholds for every subset of at most max_exits candidates.
 
     logits/exits: every candidate exit then the final, in depth order (int8
     logits per sample); reference: the backbone's predicted label per sample.
-    The loss at an exit is 1[wrong there and the backbone right].
+    risk "disagreement": the loss at an exit is 1[wrong there and the backbone
+    right]; "accuracy": 1[wrong there] - 1[backbone wrong], whose mean is the
+    accuracy loss against the backbone (calibrate.py, accuracy_test).
     """
     count = len(logits) - 1
     subsets = subsets_of(count, max_exits)
     level = delta / (families or len(subsets))  # Bonferroni over every subset (and temporal candidate) tested
     preds = np.stack([np.argmax(q, axis=1) for q in logits])
     loss = (preds != labels) & (reference == labels)  # (exits, n)
+    gain = (preds == labels) & (reference != labels)  # fixed where the backbone is wrong (accuracy risk)
+    accuracy = risk == "accuracy"
     right = preds == labels
     n_cal, n_val = len(cal), len(val)
     rows = np.concatenate([cal, val])
@@ -405,33 +416,38 @@ def evaluate_subsets(
         cum = costs.exits(subset)
         size = grid_size_for(len(subset), max_configurations)
         grids = [exit_grid(kind, sub_exits[k], size) for k in range(len(subset))]
-        keys, test_losses, order_risk, order_cost, order_right = [], [], [], [], []
+        keys, test_losses, test_fixed, order_risk, order_cost, order_right = [], [], [], [], [], []
         local = np.arange(len(rows))
         chain_loss = loss[chain][:, rows]
+        chain_gain = gain[chain][:, rows]
         chain_right = right[chain][:, rows]
         for key, taken in configurations(exit_stops(kind, sub_exits, batches, grids), len(rows)):
             lost = chain_loss[taken, local]
+            fixed = chain_gain[taken, local] if accuracy else np.zeros(len(rows), dtype=bool)
             keys.append(key)
             test_losses.append(int(lost[:n_cal].sum()))
-            order_risk.append(float(lost[n_cal:].mean()))
+            test_fixed.append(int(fixed[:n_cal].sum()))
+            order_risk.append(float(lost[n_cal:].mean() - fixed[n_cal:].mean()))
             order_cost.append(float(cum[taken[n_cal:]].mean()))
             order_right.append(float(chain_right[taken[n_cal:], local[n_cal:]].mean()))
         chosen, _ = choose_configuration(np.array(test_losses), n_cal, np.array(order_risk), np.array(order_cost),
-                                         max_drop, method, level, correction)
+                                         max_drop, method, level, correction,
+                                         np.array(test_fixed) if accuracy else None)
         if chosen is None:
             results.append(SubsetResult(subset, "none", False, float(cum[-1]),
                                         float(right[count, val].mean()), 0.0, len(keys)))
         else:
             thresholds = [grids[k][j] for k, j in enumerate(keys[chosen])]
             results.append(SubsetResult(subset, threshold_policy(kind, thresholds), True, order_cost[chosen],
-                                        order_right[chosen], test_losses[chosen] / n_cal, len(keys)))
+                                        order_right[chosen], (test_losses[chosen] - test_fixed[chosen]) / n_cal,
+                                        len(keys)))
         if progress:
             progress(done + 1, len(subsets))
     return results
 
 
 TEMPORAL_PATIENCE = (1, 2, 3, 4, 6, 8)
-DIFFERENCE_STEPS = (2, 4, 8, 16, 32, 64)  # distances in units of exit 0's logit scale
+DIFFERENCE_STEPS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 64)  # distances in units of the exit's logit scale (ratio <= 1.5 to 32)
 
 
 def temporal_policies(exit_: ExitLogits) -> list[str]:
@@ -452,8 +468,9 @@ def evaluate_temporal(
     max_drop: float,
     method: str,
     level: float,
+    risk: str = "disagreement",
 ) -> list[SubsetResult]:
-    """Streams: every temporal policy on every single early exit, each tested at `level`.
+    """Streams: every temporal policy on every single early exit, each tested at `level` on `risk`.
 
     cal and val are contiguous runs of the stream (the policies keep state from
     sample to sample). The samples of a stream are correlated, so the
@@ -471,18 +488,28 @@ def evaluate_temporal(
             runs = {part: run_integer(lowered, [logits[i][rows] for i in chain]) for part, rows in
                     (("cal", cal), ("val", val))}
             lost = int(np.sum((runs["cal"].labels != labels[cal]) & (reference[cal] == labels[cal])))
-            ok = bool(passes(np.array([lost]), len(cal), max_drop, method, level)[0])
+            if risk == "accuracy":
+                fixed = int(np.sum((runs["cal"].labels == labels[cal]) & (reference[cal] != labels[cal])))
+                ok = bool(accuracy_passes([lost], [fixed], len(cal), max_drop, method, level)[0])
+            else:
+                fixed = 0
+                ok = bool(passes(np.array([lost]), len(cal), max_drop, method, level)[0])
             results.append(SubsetResult((c,), text, ok, float(cum[runs["val"].exit_taken].mean()),
-                                        float(np.mean(runs["val"].labels == labels[val])), lost / len(cal), 1))
+                                        float(np.mean(runs["val"].labels == labels[val])), (lost - fixed) / len(cal),
+                                        1))
     return results
 
 
-def check_budget(n_cal: int, max_drop: float, method: str, level: float, source: str) -> None:
+def check_budget(n_cal: int, max_drop: float, method: str, level: float, source: str,
+                 risk: str = "disagreement") -> None:
     """Fail before training when n_cal calibration samples cannot certify any early exit within max_drop.
 
     ltt: even a configuration with no loss on n samples has p-value (1 - eps)^n,
-    which must reach the per-subset level; crc: ((n + 1) eps - 1) / n must be >= 0.
+    which must reach the per-subset level (accuracy risk: (1 - eps)^n must reach
+    the discordance bound's beta, a share of the level); crc: ((n + 1) eps - 1) / n must be >= 0.
     """
+    if risk == "accuracy":
+        level *= ACCURACY_BETA_SHARE
     if method == "ltt" and n_cal * math.log1p(-max_drop) > math.log(level):
         need = math.ceil(math.log(level) / math.log1p(-max_drop))
         raise TinyexitError(
@@ -495,6 +522,12 @@ def check_budget(n_cal: int, max_drop: float, method: str, level: float, source:
             f"search: no subset can meet --max-drop {max_drop:g} with conformal risk control on {n_cal} calibration "
             f"samples from {source} (at least {math.ceil(1 / max_drop) - 1} are needed); give more data"
         )
+
+
+def default_risk(stream: bool) -> str:
+    """accuracy for streams (a temporal policy's reused decision fixes backbone flickers as often as it
+    loses windows, and the budget is the accuracy loss); disagreement for i.i.d. samples (stricter)."""
+    return "accuracy" if stream else "disagreement"
 
 
 def best(results: list[SubsetResult], backbone: float = math.inf) -> SubsetResult | None:
@@ -588,7 +621,8 @@ class SearchReport:
     def markdown(self) -> str:
         m = self.meta
         lines = [f"# tinyexit search: {m['backbone']} on {m['board']}", "",
-                 f"Budget: accuracy loss against the backbone <= {m['max_drop']:g} ({m['method']}"
+                 f"Budget: accuracy loss against the backbone <= {m['max_drop']:g} ({m['method']}, "
+                 f"{m.get('risk', 'disagreement')} risk"
                  + (f", delta {m['delta']:g}" if m["method"] == "ltt" else "") + f"); {m['train']} training, "
                  f"{m['epochs']} epoch(s); samples: train {m['samples']['train']}, calibration "
                  f"{m['samples']['calibration']}, validation {m['samples']['validation']}, test {m['samples']['test']}.",
@@ -666,6 +700,7 @@ def search(
     batch_size: int = 64,
     seed: int = 0,
     stream: bool = False,
+    risk: str | None = None,
     log: Log | None = augment._stderr,
 ) -> SearchReport:
     """Find the cheapest admissible set of exits and thresholds; write OUT/ (see the module docstring)."""
@@ -685,6 +720,9 @@ def search(
         raise TinyexitError(f"search: --epochs {epochs} must be 1 or more")
     if correction not in CORRECTIONS:
         raise TinyexitError(f"search: --correction '{correction}' is unknown; use one of {', '.join(CORRECTIONS)}")
+    risk = default_risk(stream) if risk is None else risk
+    if risk not in RISKS:
+        raise TinyexitError(f"search: --risk '{risk}' is unknown; use one of {', '.join(RISKS)}")
     out = Path(out)
     check_output_folder(out.absolute())  # before minutes of work, not after
     load_board(board)
@@ -708,7 +746,7 @@ def search(
     families = len(subsets_of(len(names), max_exits))
     if stream:
         families += sum(len(TEMPORAL_PATIENCE) + len(DIFFERENCE_STEPS) for _ in names)
-    check_budget(len(splits.cal), max_drop, method, delta / families, str(data))
+    check_budget(len(splits.cal), max_drop, method, delta / families, str(data), risk)
     say(f"search: {len(names)} candidate(s) after {', '.join(names)}; samples: train {len(splits.train)}, "
         f"calibration {len(splits.cal)}, validation {len(splits.val)}, test {len(splits.test)}"
         + (f" (split by record: {len(np.unique(records))} records)" if records is not None else ""))
@@ -749,11 +787,11 @@ def search(
         results = evaluate_subsets(logits, exits, ys, reference, splits.cal, splits.val, costs, max_exits,
                                    policy_kind, max_drop, method, delta, correction,
                                    progress=lambda d, t: say(f"search: subset {d}/{t}") if d == t or d % 10 == 0 else None,
-                                   families=families)
+                                   families=families, risk=risk)
         if stream:
             say(f"search: temporal policies on each of the {len(names)} single exits (stream order)")
             results += evaluate_temporal(logits, exits, ys, reference, splits.cal, splits.val, costs, max_drop,
-                                         method, delta / families)
+                                         method, delta / families, risk)
         winner = best(results, costs.backbone)
         if winner is None:
             raise TinyexitError(
@@ -793,7 +831,7 @@ def search(
               "test_exit_rates": {n: round(float(r), 4) for n, r in zip(chosen_names, rates)}}
     subsets = [r.to_dict(names) for r in results]
     meta = {"backbone": Path(backbone).name, "data": Path(data).name, "board": board, "max_drop": max_drop,
-            "method": method, "delta": delta, "correction": correction if method == "ltt" else None,
+            "method": method, "risk": risk, "delta": delta, "correction": correction if method == "ltt" else None,
             "policy_kind": policy_kind, "max_exits": max_exits, "train": train, "epochs": epochs, "stream": stream,
             "samples": {"train": len(splits.train), "calibration": len(splits.cal),
                         "validation": len(splits.val), "test": len(splits.test)},

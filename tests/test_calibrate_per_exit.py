@@ -14,6 +14,7 @@ from test_calibrate import SCALES, ZERO_POINTS, synthetic
 
 from tinyexit.codegen.errors import TinyexitError
 from tinyexit.codegen.policies.calibrate import (
+    accuracy_passes,
     calibrate_per_exit,
     choose_configuration,
     configurations,
@@ -110,3 +111,80 @@ def test_cli_calibrate_per_exit(tmp_path):
     out = json.loads(proc.stdout)
     assert "thresholds" in out and out["configurations"] > 1
     assert out["policy"] == "none" or out["policy"].startswith("confidence:")
+
+
+def test_accuracy_test_rejects_a_true_null_at_most_level_often():
+    """At the edge of H0 (accuracy loss p+ - p- just above eps) the discordant-pair test passes in at most
+    `level` of 2000 draws, while passing whenever the observed loss is within eps would pass in about half."""
+    rng = np.random.default_rng(5)
+    n, eps, level = 3000, 0.01, 0.2
+    p_lost, p_fixed = 0.06 + 1e-4, 0.05
+    draws = rng.multinomial(n, [p_lost, p_fixed, 1 - p_lost - p_fixed], size=2000)
+    passed = accuracy_passes(draws[:, 0], draws[:, 1], n, eps, "ltt", level)
+    naive = accuracy_passes(draws[:, 0], draws[:, 1], n, eps, "empirical", level)
+    assert passed.mean() <= level
+    assert naive.mean() > 0.4
+
+
+def test_accuracy_test_uses_the_few_discordant_samples():
+    """Exits that lose 3% of samples and fix 4% (accuracy loss -1 point) pass eps = 1 point at level 1e-3 on
+    6000 samples in most draws; Hoeffding's bound for a loss in [-1, 1] cannot (p-value exp(-n (eps - R)^2 / 2))."""
+    rng = np.random.default_rng(6)
+    n, eps, level = 6000, 0.01, 1e-3
+    draws = rng.multinomial(n, [0.03, 0.04, 0.93], size=200)
+    passed = accuracy_passes(draws[:, 0], draws[:, 1], n, eps, "ltt", level)
+    assert passed.mean() >= 0.9
+    assert np.exp(-n * (eps + 0.01) ** 2 / 2) > level
+    # a sure loss of one more point than eps never passes, nor does anything when eps exceeds no discordance bound
+    assert not accuracy_passes([330], [270], n, eps, "ltt", level)[0]
+    assert accuracy_passes([0], [0], n, eps, "ltt", level)[0] and not accuracy_passes([0], [0], 500, eps, "ltt",
+                                                                                        level)[0]
+
+
+def test_per_exit_accuracy_risk_meets_its_guarantee_in_at_least_1_minus_delta_of_draws():
+    """--risk accuracy: on 20 draws of 2000 samples the chosen policy's true accuracy loss against the final
+    exit (on 60000 fresh samples) exceeds eps in at most delta * 20 = 2, and it stops early more often than
+    the disagreement risk allows (fixing final-exit mistakes offsets some of its own)."""
+    big, big_labels = synthetic(60000, seed=99)
+    final_acc = np.mean(np.argmax(big[-1], axis=1) == big_labels)
+    eps, delta, over = 0.02, 0.1, 0
+    final_share = {"accuracy": [], "disagreement": []}
+    for trial in range(20):
+        logits, labels = synthetic(2000, seed=300 + trial)
+        for risk in final_share:
+            r = calibrate_per_exit(logits, SCALES, ZERO_POINTS, labels, "confidence", eps, method="ltt",
+                                   delta=delta, seed=trial, risk=risk)
+            final_share[risk].append(r.exit_rates[-1])
+            if risk == "accuracy":
+                taken = run_integer(lower_policy(parse_policy(r.policy, NAMES), EXITS), big)
+                over += final_acc - float(np.mean(taken.labels == big_labels)) > eps
+                assert r.loss == "accuracy loss" and r.heldout_risk == r.accuracy_loss
+    assert over <= 2
+    assert np.mean(final_share["accuracy"]) < np.mean(final_share["disagreement"]) < 0.9
+
+
+def test_accuracy_risk_needs_labels():
+    logits, _ = synthetic(200, seed=1)
+    with pytest.raises(TinyexitError, match="--risk accuracy needs labels"):
+        calibrate_per_exit(logits, SCALES, ZERO_POINTS, None, "confidence", 0.05, risk="accuracy")
+    with pytest.raises(TinyexitError, match="--risk 'gap' is unknown"):
+        calibrate_per_exit(logits, SCALES, ZERO_POINTS, None, "confidence", 0.05, risk="gap")
+
+
+def test_cli_risk_accuracy(tmp_path):
+    """calibrate --per-exit --risk accuracy reports the accuracy loss; without --per-exit, or with an unknown
+    risk, one line and exit 2."""
+    model = fixture_path("ee_trained_blobs")
+    data = tmp_path / "d.npz"
+    np.savez(data, x=random_inputs(model, 64), y=np.zeros(64, np.int64))
+    base = [sys.executable, "-m", "tinyexit", "calibrate", str(model), "--data", str(data), "--policy", "confidence",
+            "--max-drop", "0.2", "--method", "empirical"]
+    proc = subprocess.run(base + ["--per-exit", "--risk", "accuracy", "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["loss"] == "accuracy loss" and out["heldout_risk"] == out["accuracy_loss"]
+    for extra, message in ((["--risk", "accuracy"], "error: calibrate: --risk accuracy needs --per-exit"),
+                           (["--per-exit", "--risk", "gap"], "error: calibrate: --risk 'gap' is unknown")):
+        proc = subprocess.run(base + extra, capture_output=True, text=True)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith(message), proc.stderr

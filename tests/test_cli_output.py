@@ -16,6 +16,8 @@ from conftest import fixture_path, mlperf_path
 from tinyexit.cli.tables import Column, Table, render
 from tinyexit.codegen import __version__
 from tinyexit.codegen.boards import load_board
+from tinyexit.codegen.errors import TinyexitError
+from tinyexit.evaluation.data import load_dataset
 from tinyexit.firmware_sim.build import BuildResult, check_fit
 
 BOARD = "nucleo-l4r5zi"
@@ -229,5 +231,21 @@ def test_policy_file_and_data_file_errors_say_how_to_make_them(tmp_path):
     line = one_error(tinyexit("compare", fixture_path("ee_dscnn"), "--data", missing, "--board", BOARD,
                               "--policies", "none; exit:0", "-o", tmp_path / "r"))  # fmt: skip
     assert line == (f"error: {missing}: no such file; make one with `tinyexit data NAME -o {missing}` (NAME: "
-                    "fashion-mnist, keywords, keywords-stream, ecg, ecg-stream) or save arrays with "
-                    "numpy.savez(path, x=..., y=...)")
+                    "fashion-mnist, keywords, keywords-stream, ecg, ecg-stream, ecg-rhythm, ecg-rhythm-stream or "
+                    "ecg-record) or save arrays with numpy.savez(path, x=..., y=...)")
+
+
+def test_every_data_set_name_comes_from_one_list(tmp_path):
+    """The message for a missing data file, `tinyexit data --help` and `tinyexit data` itself name the same sets."""
+    from tinyexit.codegen.datasets import DATASETS
+    from tinyexit.modelmaking import datasets
+
+    assert datasets.DATASETS is DATASETS and len(DATASETS) == 8
+    with pytest.raises(TinyexitError) as err:
+        load_dataset(tmp_path / "missing.npz", None)
+    listed = err.value.message.split("(NAME: ", 1)[1].split(")", 1)[0]
+    assert listed.replace(" or ", ", ").split(", ") == list(DATASETS)
+    line = one_error(tinyexit("data", "ecg-rythm", "-o", tmp_path / "d.npz"))
+    assert line == f"error: data set 'ecg-rythm' is unknown; choose one of {', '.join(DATASETS)}"
+    usage = tinyexit("data", "--help").stdout
+    assert all(name in usage for name in DATASETS)

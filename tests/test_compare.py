@@ -185,3 +185,30 @@ def test_reports_carry_time_and_energy_estimates(reports):
     assert "mean uJ (est.)" in md and "flash wait states, peripherals and caches left out" in md
     header = (reports / "a" / "report.csv").read_text().splitlines()[0].split(",")
     assert {"mean_time_ms", "mean_energy_uj", "p95_energy_uj"} <= set(header)
+
+
+def test_a_stage_no_simulated_sample_reached_is_costed_under_none(tmp_path):
+    """Only `confidence:0.99`, no `none`, one simulated sample that stops at exit 0 while half the data runs on
+    to the final exit: the final stage takes its cost from a `none` run of the same sample (no NaN, no
+    traceback in the plot), as `tinyexit simulate` does."""
+    from make_fixtures import quadrant_blobs
+
+    from tinyexit.codegen.options import Options
+    from tinyexit.codegen.pipeline import generate
+
+    x, y = quadrant_blobs(12, seed=5)
+    x, y = x[[0, 1, 2, 3]], y[[0, 1, 2, 3]]  # confidence:0.99 takes exits 0, 1, 0, 1
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x, y=y)
+    proc = tinyexit("compare", MODEL, "--data", data, "--board", BOARD, "--policies", "confidence:0.99",
+                    "-o", tmp_path / "r", "--qemu-samples", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "r" / "plot.png").stat().st_size > 0
+    row = json.loads((tmp_path / "r" / "report.json").read_text())["policies"][0]
+    assert row["exit_shares"] == [0.5, 0.5] and row["stage_spread"][1]["samples"] == 0
+    policy = run_library(generate(MODEL, tmp_path / "p", name="model", options=Options(policy="confidence:0.99"))
+                         .out_dir, BOARD, x[:1]).stage_instructions[0]
+    none = run_library(generate(MODEL, tmp_path / "n", name="model", options=Options(policy="none")).out_dir,
+                       BOARD, x[:1]).stage_instructions[0]
+    assert policy[1] == 0 and none[1] > 0
+    assert row["mean_instructions"] == pytest.approx(policy[0] + 0.5 * none[1], rel=1e-12)

@@ -295,3 +295,40 @@ def test_temporal_candidates_on_a_stream():
     patience = {r.policy: r for r in results if r.policy.startswith("temporal-patience")}
     assert patience["temporal-patience:1"].expected_instructions < patience["temporal-patience:8"].expected_instructions
     assert any(r.admissible and r.expected_instructions < 60 for r in results)
+
+
+def test_accuracy_risk_credits_an_exit_for_the_backbone_mistakes_it_fixes():
+    """Exit 0 is confident on 60% of samples: wrong there on 3% of all samples where the backbone is right,
+    right on 6% where the backbone is wrong. Its accuracy loss is -3 points, within eps = 2; its
+    disagreement (1[exit wrong, backbone right]) is 3%, out of the budget, whatever the threshold."""
+    from tinyexit.codegen.policies.spec import ExitLogits
+
+    rng = np.random.default_rng(3)
+    n, classes = 4000, 4
+    labels = rng.integers(0, classes, n)
+    role = rng.permutation(np.repeat(np.arange(5), [n * 51 // 100, n * 3 // 100, n * 6 // 100, n * 4 // 100,
+                                                    n * 36 // 100]))
+    # role 0: easy, both right; 1: exit confidently wrong, backbone right; 2: exit right, backbone wrong;
+    # 3: hard, backbone wrong; 4: hard, backbone right
+    backbone_label = np.where(np.isin(role, (2, 3)), (labels + 1) % classes, labels)
+    exit_label = np.where(role == 1, (labels + 2) % classes, labels)
+    early = rng.normal(0, 0.3, (n, classes))
+    early[np.arange(n), exit_label] += np.where(role <= 2, 8.0, 0.5)
+    final = rng.normal(0, 0.3, (n, classes))
+    final[np.arange(n), backbone_label] += 6.0
+    logits = [np.clip(np.rint(z / 0.1), -128, 127).astype(np.int8) for z in (early, final)]
+    exits = [ExitLogits("exit0", classes, 0.1, 0), ExitLogits("final", classes, 0.1, 0)]
+    costs = search.Costs(np.array([20.0, 80.0]), np.array([5.0]), np.zeros(2), np.zeros(1), 100.0)
+    reference = np.argmax(logits[1], axis=1)
+    cal, val = np.arange(0, 2500), np.arange(2500, n)
+    found = {risk: search.evaluate_subsets(logits, exits, labels, reference, cal, val, costs, 1, "confidence", 0.02,
+                                           "ltt", DELTA, risk=risk)[0] for risk in ("disagreement", "accuracy")}
+    assert found["disagreement"].expected_instructions > costs.backbone  # only thresholds that never stop pass
+    assert search.best([found["disagreement"]], costs.backbone) is None
+    chosen = search.best([found["accuracy"]], costs.backbone)
+    assert chosen is found["accuracy"] and chosen.expected_instructions < 70.0
+    taken = run_integer(lower_policy(parse_policy(chosen.policy, ["exit0", "final"]), exits),
+                        [q[cal] for q in logits])
+    right, base_right = taken.labels == labels[cal], reference[cal] == labels[cal]
+    assert chosen.calibration_risk == pytest.approx(np.mean(base_right) - np.mean(right), abs=1e-12)
+    assert chosen.calibration_risk < -0.02

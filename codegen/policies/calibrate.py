@@ -12,6 +12,9 @@ Per-sample loss (bounded by B = 1):
   with labels, the performance gap 1[label at the exit taken is wrong and the
   final exit is right] -- its mean bounds the accuracy drop against the final
   exit; without labels, 1[label at the exit taken != the final exit's label].
+  calibrate_per_exit(risk="accuracy") bounds the accuracy loss itself,
+  1[wrong at the exit taken] - 1[final exit wrong] in {-1, 0, 1}, with the
+  test on the discordant samples described above `accuracy_test`.
 
 The data is split at random (seed) into a calibration half and a held-out
 half. On the calibration half, with R(lambda) the mean loss over n samples,
@@ -32,6 +35,7 @@ accuracy, the accuracy loss and the share of samples at each exit.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -151,16 +155,94 @@ def hb_p_value(losses: int, n: int, eps: float, cdf: np.ndarray | None = None) -
     return min(bentkus, hoeffding, 1.0)
 
 
-def admissible_prefix(losses: np.ndarray, n: int, eps: float, method: str, delta: float) -> int:
-    """How many candidates, from the strictest, the method keeps (fixed-sequence)."""
-    risk = losses / n
+# The accuracy risk: per sample r = 1[exit wrong] - 1[backbone wrong], in {-1, 0, 1}; its mean is exactly the
+# accuracy loss against the backbone (backbone accuracy minus early-exit accuracy). A sample counts as `lost`
+# (r = +1: exit wrong, backbone right) or `fixed` (r = -1: exit right, backbone wrong); the rest are concordant.
+#
+# ltt needs, for each configuration, a valid level-alpha test of H0: E[r] = p+ - p- > eps. Hoeffding on [-1, 1]
+# needs a margin of about sqrt(2 ln(1/alpha) / n) (5 points at n = 6000, alpha = 1e-3), far above eps = 1 point,
+# because it ignores that few samples are discordant. `accuracy_passes` tests on the discordant samples instead
+# (McNemar's idea, conditioned on their number m = lost + fixed, made valid for eps > 0 as Berger and Boos do
+# for a nuisance parameter):
+#   d = p+ + p- is the discordance rate; with beta = alpha / 4, d_hi(m) is the one-sided Clopper-Pearson upper
+#   bound for d from m ~ Binom(n, d): P(d > d_hi(M)) <= beta.
+#   Given M = m, the discordant samples are i.i.d. and each is `lost` with probability q = p+ / d, so
+#   lost | m ~ Binom(m, q). Under H0, q = 1/2 + (p+ - p-) / (2 d) > 1/2 + eps / (2 d); where d <= d_hi(m)
+#   this is >= q0(m) = 1/2 + eps / (2 d_hi(m)).
+#   Reject H0 when BinomCDF(lost; m, q0(m)) <= alpha - beta (always when q0(m) >= 1: no distribution with at
+#   most d_hi discordance can lose more than eps).
+#   Validity: P(reject) <= P(d > d_hi(M)) + sum_m P(M = m) 1[d <= d_hi(m)] P(CDF(lost; m, q0(m)) <= alpha - beta
+#   | m). In each term q >= q0(m) and the binomial CDF falls as q grows, so CDF(lost; m, q0) >= CDF(lost; m, q)
+#   and the conditional probability is at most that of CDF(lost; m, q) <= alpha - beta, which is <= alpha - beta
+#   (the CDF at the true q is a valid p-value). In all: <= beta + (alpha - beta) = alpha.
+# Its margin is close to the normal test's z * sqrt(d / n) (about 1.2 points at d = 0.1, n = 6000), so a
+# configuration whose exits fix about as many windows as they lose can pass at eps = 1 point.
+
+RISKS = ("disagreement", "accuracy")
+ACCURACY_BETA_SHARE = 0.25  # beta = this share of the test's level, for the discordance bound
+
+
+@functools.lru_cache(maxsize=65536)
+def discordance_upper(m: int, n: int, beta: float) -> float:
+    """One-sided Clopper-Pearson upper bound for d from m ~ Binom(n, d): the largest d with P(M <= m) >= beta."""
+    if m >= n:
+        return 1.0
+    lo, hi = m / n, 1.0
+    for _ in range(60):  # bisection; P(M <= m) falls as d grows
+        mid = (lo + hi) / 2
+        if _binomial_cdf_at(m, n, mid) >= beta:
+            lo = mid
+        else:
+            hi = mid
+    return hi  # rounding up keeps the bound conservative
+
+
+def _binomial_cdf_at(k: int, n: int, p: float) -> float:
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 1.0 if k >= n else 0.0
+    return _binomial_cdf_head(k, n, p)
+
+
+def _binomial_cdf_head(k: int, n: int, p: float) -> float:
+    """P(Binom(n, p) <= k), 0 < p < 1, summing the k + 1 lowest terms in log space."""
+    j = np.arange(k + 1, dtype=np.float64)
+    i = np.arange(1, k + 1, dtype=np.float64)
+    log_choose = np.concatenate([[0.0], np.cumsum(np.log(n - i + 1) - np.log(i))])
+    log_pmf = log_choose + j * math.log(p) + (n - j) * math.log1p(-p)
+    return min(1.0, float(np.exp(np.logaddexp.reduce(log_pmf))))
+
+
+@functools.lru_cache(maxsize=262144)
+def accuracy_test(lost: int, fixed: int, n: int, eps: float, level: float) -> bool:
+    """Level-`level` test rejecting H0: E[1[exit wrong] - 1[backbone wrong]] > eps (see the comment above)."""
+    beta = ACCURACY_BETA_SHARE * level
+    m = lost + fixed
+    q0 = 0.5 + eps / (2.0 * discordance_upper(m, n, beta))
+    if q0 >= 1.0:
+        return True
+    return _binomial_cdf_at(lost, m, q0) <= level - beta
+
+
+def accuracy_passes(lost, fixed, n: int, eps: float, method: str, level: float) -> np.ndarray:
+    """Which (lost, fixed) counts out of n pass the method's test of the accuracy risk (lost - fixed) / n <= eps."""
+    lost, fixed = np.asarray(lost, np.int64), np.asarray(fixed, np.int64)
+    risk = (lost - fixed) / n
     if method == "empirical":
-        ok = risk <= eps
-    elif method == "crc":
-        ok = risk <= ((n + 1) * eps - 1.0) / n
+        return risk <= eps
+    if method == "crc":  # loss bounded above by B = 1, as for the disagreement risk
+        return risk <= ((n + 1) * eps - 1.0) / n
+    return np.array([accuracy_test(int(a), int(b), n, eps, level) for a, b in zip(lost, fixed)], dtype=bool)
+
+
+def admissible_prefix(losses: np.ndarray, n: int, eps: float, method: str, delta: float,
+                      fixed: np.ndarray | None = None) -> int:
+    """How many candidates, from the strictest, the method keeps (fixed-sequence)."""
+    if fixed is not None:  # the accuracy risk
+        ok = accuracy_passes(losses, fixed, n, eps, method, delta)
     else:
-        cdf = binomial_cdf(n, eps)
-        ok = np.array([hb_p_value(int(l), n, eps, cdf) <= delta for l in losses])
+        ok = passes(losses, n, eps, method, delta)
     failed = np.nonzero(~ok)[0]
     return int(failed[0]) if len(failed) else len(losses)
 
@@ -421,20 +503,27 @@ def passes(losses: np.ndarray, n: int, eps: float, method: str, level: float) ->
 
 
 def choose_configuration(test_losses: np.ndarray, n_test: int, order_risk: np.ndarray, order_cost: np.ndarray,
-                         max_drop: float, method: str, delta: float, correction: str = "fixed-sequence"):
+                         max_drop: float, method: str, delta: float, correction: str = "fixed-sequence",
+                         test_fixed: np.ndarray | None = None):
     """Index of the chosen configuration (None: none passes) and how many were tested.
 
     test_losses: loss counts on the testing samples (n_test of them); order_risk
     and order_cost: each configuration's risk and expected cost on the samples
     that order them (for ltt with fixed-sequence, samples disjoint from the
     testing ones; otherwise the same ones). See the comment above.
+    test_fixed: for the accuracy risk, the counts of testing samples the
+    configuration gets right where the backbone is wrong (test_losses then
+    counts the reverse); None for the disagreement risk.
     """
     m = len(test_losses)
     if method == "ltt" and correction == "fixed-sequence":
         path = pareto_path(order_risk, order_cost)
-        kept = admissible_prefix(test_losses[path], n_test, max_drop, "ltt", delta)
+        kept = admissible_prefix(test_losses[path], n_test, max_drop, "ltt", delta,
+                                 None if test_fixed is None else test_fixed[path])
         return (int(path[kept - 1]) if kept else None), min(len(path), kept + 1)
-    ok = passes(test_losses, n_test, max_drop, method, delta / m if method == "ltt" else delta)
+    level = delta / m if method == "ltt" else delta
+    ok = (passes(test_losses, n_test, max_drop, method, level) if test_fixed is None
+          else accuracy_passes(test_losses, test_fixed, n_test, max_drop, method, level))
     if not ok.any():
         return None, m
     candidates = np.nonzero(ok)[0]
@@ -443,6 +532,19 @@ def choose_configuration(test_losses: np.ndarray, n_test: int, order_risk: np.nd
 
 def threshold_policy(kind: str, thresholds) -> str:
     return "none" if thresholds is None else f"{kind}:" + ",".join(format_threshold(t) for t in thresholds)
+
+
+def check_risk(risk: str, labels) -> None:
+    if risk not in RISKS:
+        raise TinyexitError(f"calibrate: --risk '{risk}' is unknown; use one of {', '.join(RISKS)}")
+    if risk == "accuracy" and labels is None:
+        raise TinyexitError("calibrate: --risk accuracy needs labels (y); use --risk disagreement without them")
+
+
+def per_sample_gains(batches: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
+    """(exits, n) bool: stopping at each exit is right where the final exit is wrong (the accuracy risk's -1)."""
+    predictions = np.stack([np.argmax(b, axis=1) for b in batches])
+    return (predictions == labels) & (predictions[-1] != labels)
 
 
 def per_sample_losses(batches: list[np.ndarray], labels: np.ndarray | None) -> np.ndarray:
@@ -468,16 +570,20 @@ def calibrate_per_exit(
     costs: list[float] | None = None,
     correction: str = "fixed-sequence",
     max_configurations: int = 6000,
+    risk: str = "disagreement",
 ) -> CalibrationResult:
     """Per-exit thresholds under the same guarantee as `calibrate`, the cheapest by `costs`.
 
     costs: per exit in stage order, what reaching and deciding it costs (e.g.
     cumulative instructions); default 1, 2, ... stages. The answer is a comma
     list policy (`confidence:0.99,0.9`) or `none`; the held-out half reports as
-    `calibrate` does.
+    `calibrate` does. risk: "disagreement" bounds the performance gap (or, without
+    labels, disagreement with the final exit); "accuracy" bounds the accuracy loss
+    itself, 1[wrong] - 1[final wrong] per sample (accuracy_test above).
     """
     exits, batches, labels = _check_inputs(exit_logits, scales, zero_points, labels, policy_kind, max_drop,
                                            method, delta, exit_names)
+    check_risk(risk, labels)
     if correction not in CORRECTIONS:
         raise TinyexitError(f"calibrate: --correction '{correction}' is unknown; use one of {', '.join(CORRECTIONS)}")
     count = len(exits)
@@ -501,23 +607,27 @@ def calibrate_per_exit(
     grids = [exit_grid(policy_kind, exits[k], size) for k in range(count - 1)]
     cal_batches = [b[cal] for b in batches]
     loss = per_sample_losses(cal_batches, None if labels is None else labels[cal])
+    gain = (per_sample_gains(cal_batches, labels[cal]) if risk == "accuracy" else np.zeros_like(loss))
     columns = np.arange(n_cal)
-    keys, test_losses, order_risk, order_cost, counts = [], [], [], [], []
+    keys, test_losses, test_fixed, order_risk, order_cost, counts = [], [], [], [], [], []
     for key, taken in configurations(exit_stops(policy_kind, exits, cal_batches, grids), n_cal):
         lost = loss[taken, columns]
+        fixed = gain[taken, columns]
         keys.append(key)
         test_losses.append(int(lost[part_b].sum()))
-        order_risk.append(float(lost[part_a].mean()))
+        test_fixed.append(int(fixed[part_b].sum()))
+        order_risk.append(float(lost[part_a].mean() - fixed[part_a].mean()))
         order_cost.append(float(cost[taken[part_a]].mean()))
         counts.append(np.bincount(taken, minlength=count))
     chosen, tested = choose_configuration(np.array(test_losses), len(part_b), np.array(order_risk),
-                                          np.array(order_cost), max_drop, method, delta, correction)
+                                          np.array(order_cost), max_drop, method, delta, correction,
+                                          np.array(test_fixed) if risk == "accuracy" else None)
     if chosen is None:
-        thresholds, risk = None, 0.0
+        thresholds, cal_risk = None, 0.0
         cal_counts = np.bincount([count - 1], minlength=count) * n_cal
     else:
         thresholds = [grids[k][j] for k, j in enumerate(keys[chosen])]
-        risk = test_losses[chosen] / len(part_b)
+        cal_risk = (test_losses[chosen] - test_fixed[chosen]) / len(part_b)
         cal_counts = counts[chosen]
     text = threshold_policy(policy_kind, thresholds)
 
@@ -528,10 +638,13 @@ def calibrate_per_exit(
         accuracy = float(np.mean(run.labels == labels[held]))
         final_accuracy = float(np.mean(final_held == labels[held]))
         acc_loss = final_accuracy - accuracy
-        heldout_risk = float(np.mean((run.labels != labels[held]) & (final_held == labels[held])))
+        heldout_risk = (acc_loss if risk == "accuracy" else
+                        float(np.mean((run.labels != labels[held]) & (final_held == labels[held]))))
     else:
         accuracy = final_accuracy = None
         acc_loss = heldout_risk = float(np.mean(run.labels != final_held))
+    loss_name = ("accuracy loss" if risk == "accuracy" else
+                 "performance gap" if labels is not None else "disagreement with the final exit")
     result = CalibrationResult(
         policy=text,
         threshold=None if thresholds is None else thresholds[0],
@@ -539,10 +652,10 @@ def calibrate_per_exit(
         method=method,
         max_drop=max_drop,
         delta=delta,
-        loss="performance gap" if labels is not None else "disagreement with the final exit",
+        loss=loss_name,
         n_calibration=len(part_b),
         n_heldout=len(held),
-        calibration_risk=risk,
+        calibration_risk=cal_risk,
         heldout_risk=heldout_risk,
         exit_names=names,
         exit_rates=(np.bincount(run.exit_taken, minlength=count) / max(1, len(held))).tolist(),
