@@ -222,6 +222,14 @@ class Split:
     y_test: np.ndarray
 
 
+def input_shape_and_classes(arrays: dict[str, np.ndarray]) -> tuple[tuple[int, ...], int]:
+    """A model's input shape (a channel axis added to 2-D samples) and class count for the arrays of a data npz."""
+    x = np.asarray(arrays["x"])
+    shape = tuple(x.shape[1:]) if x.ndim == 4 else (*x.shape[1:], 1)
+    classes = int(max(np.max(arrays["y"]), np.max(arrays.get("y_test", arrays["y"])))) + 1
+    return shape, classes
+
+
 def split_data(arrays: dict[str, np.ndarray], input_shape: Sequence[int], classes: int, *, source: str = "data",
                test_fraction: float = 0.2, seed: int = 0) -> Split:
     """Check x/y against the model and split off a held-out part (or use x_test/y_test)."""
@@ -579,9 +587,7 @@ def train_zoo(
         raise TinyexitError(f"{output}: the output must be a .tflite file in an existing folder")
     e = zoo.entry(name)
     arrays = datasets.load_npz(data)
-    x = np.asarray(arrays["x"])
-    shape = tuple(x.shape[1:]) if x.ndim == 4 else (*x.shape[1:], 1)
-    classes = int(max(np.max(arrays["y"]), np.max(arrays.get("y_test", arrays["y"])))) + 1
+    shape, classes = input_shape_and_classes(arrays)
     say = log or (lambda _line: None)
     _tf()
     import keras
@@ -630,9 +636,7 @@ def train_backbone(
         raise TinyexitError(f"{output}: a plain backbone is saved as a .keras file in an existing folder")
     zoo.entry(name)
     arrays = datasets.load_npz(data)
-    x = np.asarray(arrays["x"])
-    shape = tuple(x.shape[1:]) if x.ndim == 4 else (*x.shape[1:], 1)
-    classes = int(max(np.max(arrays["y"]), np.max(arrays.get("y_test", arrays["y"])))) + 1
+    shape, classes = input_shape_and_classes(arrays)
     say = log or (lambda _line: None)
     _tf()
     import keras

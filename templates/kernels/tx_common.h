@@ -269,6 +269,24 @@ static inline void tx_output_rs2(int32_t acc_a, int32_t acc_b, const int32_t *q,
     *out_b = (int8_t)tx_clamp(vb, act_min, act_max);
 }
 
+/* tx_store3: three requantized values (zero point added) clamped to the activation range, to out[0],
+ * out[stride] and out[2 * stride]; with no activation to apply, one SSAT each on DSP cores. */
+static inline void tx_store3(int32_t va, int32_t vb, int32_t vc, int8_t *out, int32_t stride, int32_t act_min,
+                             int32_t act_max)
+{
+#if defined(__ARM_FEATURE_DSP)
+    if (act_min == -128 && act_max == 127) { /* no activation to apply: one SSAT each */
+        out[0] = (int8_t)tx_ssat8(va);
+        out[stride] = (int8_t)tx_ssat8(vb);
+        out[2 * stride] = (int8_t)tx_ssat8(vc);
+        return;
+    }
+#endif
+    out[0] = (int8_t)tx_clamp(va, act_min, act_max);
+    out[stride] = (int8_t)tx_clamp(vb, act_min, act_max);
+    out[2 * stride] = (int8_t)tx_clamp(vc, act_min, act_max);
+}
+
 /*
  * tx_output_rs3: tx_output_rs for three accumulators of the same channel (three
  * output pixels), written to out[0], out[stride], out[2 * stride]; as
@@ -289,17 +307,7 @@ static inline void tx_output_rs3(int32_t acc_a, int32_t acc_b, int32_t acc_c, co
     const int32_t va = ((int32_t)(ta >> 32) >> hi_shift) + output_offset;
     const int32_t vb = ((int32_t)(tb >> 32) >> hi_shift) + output_offset;
     const int32_t vc = ((int32_t)(tc >> 32) >> hi_shift) + output_offset;
-#if defined(__ARM_FEATURE_DSP)
-    if (act_min == -128 && act_max == 127) { /* no activation to apply: one SSAT each */
-        out[0] = (int8_t)tx_ssat8(va);
-        out[stride] = (int8_t)tx_ssat8(vb);
-        out[2 * stride] = (int8_t)tx_ssat8(vc);
-        return;
-    }
-#endif
-    out[0] = (int8_t)tx_clamp(va, act_min, act_max);
-    out[stride] = (int8_t)tx_clamp(vb, act_min, act_max);
-    out[2 * stride] = (int8_t)tx_clamp(vc, act_min, act_max);
+    tx_store3(va, vb, vc, out, stride, act_min, act_max);
 }
 
 /*
@@ -352,17 +360,7 @@ static inline void tx_output_mr3(int32_t acc_a, int32_t acc_b, int32_t acc_c, co
 {
     const int32_t m = q[0], c = q[1], r = q[2];
     const int32_t va = tx_mr(acc_a, m, c, r), vb = tx_mr(acc_b, m, c, r), vc = tx_mr(acc_c, m, c, r);
-#if defined(__ARM_FEATURE_DSP)
-    if (act_min == -128 && act_max == 127) { /* no activation to apply: one SSAT each */
-        out[0] = (int8_t)tx_ssat8(va);
-        out[stride] = (int8_t)tx_ssat8(vb);
-        out[2 * stride] = (int8_t)tx_ssat8(vc);
-        return;
-    }
-#endif
-    out[0] = (int8_t)tx_clamp(va, act_min, act_max);
-    out[stride] = (int8_t)tx_clamp(vb, act_min, act_max);
-    out[2 * stride] = (int8_t)tx_clamp(vc, act_min, act_max);
+    tx_store3(va, vb, vc, out, stride, act_min, act_max);
 }
 
 /* tx_sadd16: the pair word (lo(a) + lo(b), hi(a) + hi(b)) (SADD16; callers keep each sum in int16). */
