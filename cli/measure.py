@@ -105,9 +105,10 @@ def read_log(path: Path) -> tuple[list[str], str]:
 
 def read_port(port: str, baud: int, timeout: float, quiet: bool) -> list[str]:
     """The firmware's lines from the board's serial port, from its reset to TX EXIT."""
-    if not quiet:
+    def ask_for_reset() -> None:
         console().print(f"reading {port} at {baud} baud: press the board's reset button", highlight=False)
-    return read_lines(port, baud, timeout)
+
+    return read_lines(port, baud, timeout, on_open=None if quiet else ask_for_reset)
 
 
 def stages_run(measured: BoardRun) -> np.ndarray:

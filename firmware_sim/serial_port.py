@@ -65,9 +65,14 @@ def open_port(port: str, baud: int) -> int:
 
 
 def read_lines(port: str, baud: int = 115200, timeout: float = 120.0, until: tuple[str, ...] = END_LINES,
-               on_line: Callable[[str], None] | None = None) -> list[str]:
-    """Lines read from `port` until one starts with a prefix in `until`; TinyexitError after `timeout` seconds."""
+               on_line: Callable[[str], None] | None = None,
+               on_open: Callable[[], None] | None = None) -> list[str]:
+    """Lines read from `port` until one starts with a prefix in `until`; TinyexitError after `timeout` seconds.
+
+    `on_open` runs once the port is open and locked (e.g. to ask for a reset, which is pointless before)."""
     fd = open_port(port, baud)
+    if on_open is not None:
+        on_open()
     lines: list[str] = []
     pending = b""
     deadline = time.monotonic() + timeout

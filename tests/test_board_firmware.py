@@ -22,7 +22,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -311,6 +310,7 @@ def test_missing_port_is_one_line():
     proc = subprocess.run([sys.executable, "-m", "tinyexit", "measure", str(MODEL), "--board", "nucleo-l4r5zi",
                            "--port", "/dev/ttyNOPE9"], capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2
+    assert proc.stdout == ""  # no "press the board's reset button" for a port that is not there
     assert proc.stderr == ("error: serial port /dev/ttyNOPE9 does not exist; plug in the board's ST-LINK USB and "
                            "check `ls /dev/ttyACM*`\n")  # fmt: skip
 
@@ -325,10 +325,7 @@ def test_serial_reader_on_a_pty(lib):
     try:
         # Written once the reader has opened (and flushed) the port, as a board prints after its reset.
         text = ("\r\n".join(["noise", *lines, "after"]) + "\r\n").encode()
-        writer = threading.Timer(0.5, os.write, (master, text))
-        writer.start()
-        got = read_lines(port, timeout=10)
-        writer.join()
+        got = read_lines(port, timeout=10, on_open=lambda: os.write(master, text))
         assert got == ["noise", *lines]
         assert parse_board_log(got, manifest, port).stage_cycles.tolist() == [[5, 6, 0]]
         with pytest.raises(TinyexitError) as err:
