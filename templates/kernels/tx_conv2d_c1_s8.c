@@ -203,26 +203,31 @@ static inline void pixel_channels(const int32_t x0, const int32_t x1, const int3
 
 #if TX_C1_ASM && !defined(__ARM_BIG_ENDIAN)
 /*
- * `image` for MODE_MR_WIDE and dil_w == 1: one output row per asm block (C1_ROW_ASM), every register
- * fixed (r7 is left alone):
+ * `image` for MODE_MR_WIDE and dil_w == 1: one output row per asm block, every register fixed (r7 is
+ * left alone):
  *   r0-r4  the channel block: {bias, x0w, x1w, x2w, x3w} by one LDM, then {x4w, m, c, r} by a second
  *   r5 r6 r8 r9 r10  the pixel's taps x0 x1 x2 x3 x4;  r11 dst;  r12 q (the channel blocks);  lr q's end
- *   the stack: {p, frame row bytes, 2 * stride_w, blocks, the row's end in out} (c1_row below, pushed)
- * Per pixel: the taps (3 LDR, 3 LDRH, PKHBT for x3, 2 ADD along the frame rows), p of the next pixel
- * stored back, the row-end test: 15 instructions. Per output channel (C1_CHANNEL): 2 LDM, 5 SMLAD, the
- * requantization tx_mr on the doubled sum in 4 (ADD of c and the sum's sign, SMMLAR, ASR, SSAT to int8:
- * no activation to apply), STRB: 12 instructions, `n` channels per loop test. tx_mr adds the sign of
- * h = SMMULR(2 acc, m) where this adds the sign of acc: they differ only when acc < 0 and h == 0, and
- * then (c - 1) >> r == c >> r as c = 2^(r-1) + output_offset * 2^r with r >= 1 (m >= 0 always).
+ *   the stack: the first 6 words of c1_row (below), pushed
+ * Per pixel: {p, row bytes, step, p of the row's last pixel, blocks} by one LDM, the taps (3 LDR,
+ * 3 LDRH, PKHBT for x3, 2 ADD along the frame rows), p of the next pixel stored back. Per output
+ * channel (C1_CHANNEL): 2 LDM, 5 SMLAD, the requantization tx_mr on the doubled sum in 4 (ADD of c
+ * and the sum's sign, SMMLAR, ASR, SSAT to int8: no activation to apply), STRB: 12 instructions.
+ * C1_ROW_ALL (out_c is 1, 2, 4 or 8): every channel unrolled; nothing between the CMP of p with the
+ * last pixel's and the BNE sets the flags: 14 instructions per pixel. C1_ROW_LOOP: `n` channels per
+ * loop test (CMP, BNE), the row's end from the stack: 15 per pixel.
+ * tx_mr adds the sign of h = SMMULR(2 acc, m) where this adds the sign of acc: they differ only when
+ * acc < 0 and h == 0, and then (c - 1) >> r == c >> r as c = 2^(r-1) + output_offset * 2^r with
+ * r >= 1 (m >= 0 always).
  */
 typedef struct {
-    const int16_t *p;     /* the frame at the row's first window */
-    int32_t row_bytes;    /* 2 * frame_w                         */
-    int32_t step_bytes;   /* 2 * stride_w                        */
+    const int16_t *p;      /* the frame at the row's first window   */
+    int32_t row_bytes;     /* 2 * frame_w                           */
+    int32_t step_bytes;    /* 2 * stride_w                          */
+    const int16_t *p_last; /* the frame at the row's last window    */
     const int32_t *blocks;
-    int8_t *row_end;      /* out of the row's last pixel + out_c */
-    int8_t *out;          /* the row's first output              */
-    const int32_t *q_end; /* blocks + 9 * out_c                  */
+    int8_t *row_end;       /* out of the row's last pixel + out_c   */
+    int8_t *out;           /* the row's first output                */
+    const int32_t *q_end;  /* blocks + 9 * out_c                    */
 } c1_row;
 
 #define C1_CHANNEL                                                                                               \
@@ -239,66 +244,79 @@ typedef struct {
     "ssat   r0, #8, r0\n\t"                                                                                      \
     "strb   r0, [r11], #1\n\t"
 
-/* One output row; `n` (1, 2, 4 or 8, dividing out_c) channels per loop test. */
-#define C1_ROW_ASM(n)                                                                                            \
-    __asm__ volatile("ldr    lr, [r0, #24]\n\t"                                                                  \
-                     "ldr    r11, [r0, #20]\n\t"                                                                 \
-                     "ldm    r0, {r0-r4}\n\t"                                                                    \
-                     "push   {r0-r4}\n\t"                                                                        \
-                     "1:\n\t"                                                                                    \
-                     "ldm    sp, {r0, r1, r2, r12}\n\t"                                                          \
-                     "ldr    r5, [r0]\n\t"                                                                       \
-                     "ldrh   r9, [r0, #4]\n\t"                                                                   \
-                     "add    r3, r0, r2\n\t"                                                                     \
-                     "str    r3, [sp]\n\t"                                                                       \
-                     "add    r0, r0, r1\n\t"                                                                     \
-                     "ldr    r6, [r0]\n\t"                                                                       \
-                     "ldrh   r3, [r0, #4]\n\t"                                                                   \
-                     "add    r0, r0, r1\n\t"                                                                     \
-                     "ldr    r8, [r0]\n\t"                                                                       \
-                     "ldrh   r10, [r0, #4]\n\t"                                                                  \
-                     "pkhbt  r9, r9, r3, lsl #16\n\t"                                                            \
-                     "2:\n\t"                                                                                    \
-                     ".rept " #n "\n\t" C1_CHANNEL ".endr\n\t"                                                   \
-                     "cmp    r12, lr\n\t"                                                                        \
-                     "bne    2b\n\t"                                                                             \
-                     "ldr    r0, [sp, #16]\n\t"                                                                  \
-                     "cmp    r11, r0\n\t"                                                                        \
-                     "bne    1b\n\t"                                                                             \
-                     "add    sp, sp, #20\n\t"                                                                    \
-                     : "+r"(s)                                                                                   \
-                     :                                                                                           \
-                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory")
+#define C1_ROW_START                                                                                             \
+    "ldr    lr, [r0, #28]\n\t"                                                                                   \
+    "ldr    r11, [r0, #24]\n\t"                                                                                  \
+    "ldm    r0, {r0-r5}\n\t"                                                                                     \
+    "push   {r0-r5}\n\t"                                                                                         \
+    "1:\n\t"                                                                                                     \
+    "ldm    sp, {r0, r1, r2, r3, r12}\n\t"
 
-static void row_wide(const c1_row *row, int32_t n)
+#define C1_TAPS                                                                                                  \
+    "ldr    r5, [r0]\n\t"                                                                                        \
+    "ldrh   r9, [r0, #4]\n\t"                                                                                    \
+    "add    r4, r0, r2\n\t"                                                                                      \
+    "str    r4, [sp]\n\t"                                                                                        \
+    "add    r0, r0, r1\n\t"                                                                                      \
+    "ldr    r6, [r0]\n\t"                                                                                        \
+    "ldrh   r4, [r0, #4]\n\t"                                                                                    \
+    "add    r0, r0, r1\n\t"                                                                                      \
+    "ldr    r8, [r0]\n\t"                                                                                        \
+    "ldrh   r10, [r0, #4]\n\t"                                                                                   \
+    "pkhbt  r9, r9, r4, lsl #16\n\t"
+
+#define C1_ROW_OPERANDS                                                                                          \
+    : "+r"(s)                                                                                                    \
+    :                                                                                                            \
+    : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory"
+
+#define C1_ROW_ALL(n)                                                                                            \
+    __asm__ volatile(C1_ROW_START "cmp    r0, r3\n\t" C1_TAPS ".rept " #n "\n\t" C1_CHANNEL ".endr\n\t"           \
+                                  "bne    1b\n\t"                                                                \
+                                  "add    sp, sp, #24\n\t" C1_ROW_OPERANDS)
+
+#define C1_ROW_LOOP(n)                                                                                           \
+    __asm__ volatile(C1_ROW_START C1_TAPS "2:\n\t"                                                               \
+                                          ".rept " #n "\n\t" C1_CHANNEL ".endr\n\t"                              \
+                                          "cmp    r12, lr\n\t"                                                   \
+                                          "bne    2b\n\t"                                                        \
+                                          "ldr    r0, [sp, #20]\n\t"                                             \
+                                          "cmp    r11, r0\n\t"                                                   \
+                                          "bne    1b\n\t"                                                        \
+                                          "add    sp, sp, #24\n\t" C1_ROW_OPERANDS)
+
+/* One output row: out_c 1, 2, 4 or 8 unrolled (C1_ROW_ALL), else 4, 2 or 1 channels per loop test. */
+static void row_wide(const c1_row *row, int32_t out_c)
 {
     register const c1_row *s __asm__("r0") = row;
-    if (n == 8) {
-        C1_ROW_ASM(8);
-    } else if (n == 4) {
-        C1_ROW_ASM(4);
-    } else if (n == 2) {
-        C1_ROW_ASM(2);
+    if (out_c == 8) {
+        C1_ROW_ALL(8);
+    } else if (out_c == 4) {
+        C1_ROW_ALL(4);
+    } else if (out_c == 2) {
+        C1_ROW_ALL(2);
+    } else if (out_c == 1) {
+        C1_ROW_ALL(1);
+    } else if ((out_c & 3) == 0) {
+        C1_ROW_LOOP(4);
+    } else if ((out_c & 1) == 0) {
+        C1_ROW_LOOP(2);
     } else {
-        C1_ROW_ASM(1);
+        C1_ROW_LOOP(1);
     }
-}
-
-/* The largest of 8, 4, 2, 1 that divides out_c. */
-static int32_t channels_per_test(int32_t out_c)
-{
-    return (out_c & 7) == 0 ? 8 : (out_c & 3) == 0 ? 4 : (out_c & 1) == 0 ? 2 : 1;
 }
 
 static void image_wide_dw1(const tx_conv2d_c1_s8_params *p, const int16_t *frame, const int32_t *blocks,
                            int8_t *out)
 {
-    const int32_t out_c = p->out_c, row_out = p->out_w * out_c, n = channels_per_test(out_c);
-    c1_row row = {frame, 2 * p->frame_w, 2 * p->stride_w, blocks, out + row_out, out,
+    const int32_t out_c = p->out_c, row_out = p->out_w * out_c;
+    const int32_t last = (p->out_w - 1) * p->stride_w;
+    c1_row row = {frame, 2 * p->frame_w, 2 * p->stride_w, frame + last, blocks, out + row_out, out,
                   blocks + BLOCK_WORDS(MODE_MR_WIDE) * out_c};
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
-        row_wide(&row, n);
+        row_wide(&row, out_c);
         row.p = frame + (oy + 1) * p->stride_h * p->frame_w;
+        row.p_last = row.p + last;
         row.out += row_out;
         row.row_end += row_out;
     }

@@ -7,7 +7,7 @@
 /* The int8 mean of channel sum `sum` (raw codes). */
 static int8_t mean_out(const tx_mean_s8_params *p, int32_t sum)
 {
-    const int32_t value = tx_requantize(sum + p->input_offset, p->multiplier, p->shift) + p->output_offset;
+    const int32_t value = tx_requantize_fast(sum + p->input_offset, p->multiplier, p->shift) + p->output_offset;
     return (int8_t)tx_clamp(value, -128, 127);
 }
 
