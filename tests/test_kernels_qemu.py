@@ -145,12 +145,12 @@ def test_one_op_dsp_path_matches_host_and_tflm(case, optimize, tmp_path):
 C1_ONE_OP = {
     "conv_c1_relu_zp_min_asm": (dict(seed=19, in_shape=(1, 9, 11, 1), out_c=8, activation="RELU"), -128, 1),
     "conv_c1_s2_odd_out_c_asm": (dict(seed=20, in_shape=(1, 8, 7, 1), out_c=5, stride=(2, 2)), None, 1),
-    # the row asm: out_c 8, 4, 2, 1 unrolled (C1_ROW_ALL); a loop test every 4 (out_c 12, 16), 2 (out_c 6,
-    # stride 1x2, 2 batches) or 1 (out_c 5) channels; small outputs (out_scale_factor 6) put many
+    # the row asm: out_c 8 or 4 unrolled (C1_ROW_ALL); a loop test every 4 (out_c 12, 16), 2 (out_c 6 with
+    # stride 1x2 and 2 batches, out_c 2) or 1 (out_c 5, 1) channels; small outputs (out_scale_factor 6) put many
     # accumulators near zero.
     "conv_c1_c4_asm_all": (dict(seed=27, in_shape=(1, 5, 8, 1), out_c=4), None, 1),
-    "conv_c1_c2_s2x1_asm_all": (dict(seed=28, in_shape=(1, 7, 6, 1), out_c=2, stride=(2, 1)), None, 1),
-    "conv_c1_c1_small_out_asm_all": (dict(seed=29, in_shape=(2, 4, 9, 1), out_c=1, out_scale_factor=6.0), None, 1),
+    "conv_c1_c2_s2x1_asm_loop_2": (dict(seed=28, in_shape=(1, 7, 6, 1), out_c=2, stride=(2, 1)), None, 1),
+    "conv_c1_c1_small_out_asm_loop_1": (dict(seed=29, in_shape=(2, 4, 9, 1), out_c=1, out_scale_factor=6.0), None, 1),
     "conv_c1_c12_asm_loop_4": (dict(seed=24, in_shape=(1, 7, 9, 1), out_c=12), None, 1),
     "conv_c1_c6_s1x2_batch_2_asm_loop_2": (dict(seed=25, in_shape=(2, 6, 7, 1), out_c=6, stride=(1, 2)), None, 1),
     "conv_c1_c16_valid_small_out_asm_loop_4": (dict(seed=26, in_shape=(1, 6, 5, 1), out_c=16, padding="VALID",

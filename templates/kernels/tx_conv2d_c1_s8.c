@@ -212,7 +212,7 @@ static inline void pixel_channels(const int32_t x0, const int32_t x1, const int3
  * 3 LDRH, PKHBT for x3, 2 ADD along the frame rows), p of the next pixel stored back. Per output
  * channel (C1_CHANNEL): 2 LDM, 5 SMLAD, the requantization tx_mr on the doubled sum in 4 (ADD of c
  * and the sum's sign, SMMLAR, ASR, SSAT to int8: no activation to apply), STRB: 12 instructions.
- * C1_ROW_ALL (out_c is 1, 2, 4 or 8): every channel unrolled; nothing between the CMP of p with the
+ * C1_ROW_ALL (out_c is 4 or 8): every channel unrolled; nothing between the CMP of p with the
  * last pixel's and the BNE sets the flags: 14 instructions per pixel. C1_ROW_LOOP: `n` channels per
  * loop test (CMP, BNE), the row's end from the stack: 15 per pixel.
  * tx_mr adds the sign of h = SMMULR(2 acc, m) where this adds the sign of acc: they differ only when
@@ -285,7 +285,7 @@ typedef struct {
                                           "bne    1b\n\t"                                                        \
                                           "add    sp, sp, #24\n\t" C1_ROW_OPERANDS)
 
-/* One output row: out_c 1, 2, 4 or 8 unrolled (C1_ROW_ALL), else 4, 2 or 1 channels per loop test. */
+/* One output row: out_c 4 or 8 unrolled (C1_ROW_ALL), else 4, 2 or 1 channels per loop test. */
 static void row_wide(const c1_row *row, int32_t out_c)
 {
     register const c1_row *s __asm__("r0") = row;
@@ -293,10 +293,6 @@ static void row_wide(const c1_row *row, int32_t out_c)
         C1_ROW_ALL(8);
     } else if (out_c == 4) {
         C1_ROW_ALL(4);
-    } else if (out_c == 2) {
-        C1_ROW_ALL(2);
-    } else if (out_c == 1) {
-        C1_ROW_ALL(1);
     } else if ((out_c & 3) == 0) {
         C1_ROW_LOOP(4);
     } else if ((out_c & 1) == 0) {
