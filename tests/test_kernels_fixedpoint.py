@@ -57,7 +57,7 @@ class LutParams(ctypes.Structure):
 
 class MeanParams(ctypes.Structure):
     _fields_ = [(n, I32) for n in ("batches", "spatial", "channels", "input_offset", "output_offset",
-                                    "multiplier", "shift", "c4")]
+                                    "multiplier", "shift", "c4", "packed")]
 
 
 class QuantizeParams(ctypes.Structure):
@@ -273,13 +273,15 @@ def test_logistic_matches_tflm_for_every_code(lib, scale):
 # MEAN
 
 MEAN_SHAPES = [(1, 5, 5, 8), (1, 3, 7, 4), (2, 4, 4, 3), (1, 1, 1, 6), (1, 12, 5, 3), (1, 49, 1, 5), (1, 16, 16, 2),
-               (1, 16, 17, 4)]  # c4 with more than 255 positions (tx_sum4_s8 sums 255 at a time)
+               (1, 16, 17, 4),  # c4 with more than 255 positions (tx_sum4_s8 sums 255 at a time)
+               (1, 4, 4, 12), (1, 16, 17, 8)]  # c4 only; packed over 128 16-byte chunks, 8 bytes left
 
 
 def test_mean_takes_the_c4_path_for_channels_in_fours():
-    for shape, c4 in (((1, 5, 5, 8), 1), ((1, 16, 17, 4), 1), ((1, 3, 3, 6), 0)):
+    for shape, c4, packed in (((1, 5, 5, 8), 1, 1), ((1, 16, 17, 4), 1, 1), ((1, 4, 4, 12), 1, 0),
+                              ((1, 4, 4, 16), 1, 0), ((1, 3, 3, 6), 0, 0), ((1, 3, 3, 2), 0, 0)):
         kc = prepared(mean_model(shape, (1, 2), True, (0.1, 3), (0.1, 3)), mean.prepare)
-        assert kc.params.get("c4", 0) == c4
+        assert (kc.params.get("c4", 0), kc.params.get("packed", 0)) == (c4, packed), shape
 
 
 @pytest.mark.parametrize("shape", MEAN_SHAPES)

@@ -71,6 +71,11 @@ ONE_OP = {
                                              filter=(25, 5), stride=(1, 1)), "avgpool_s8"),
     "avgpool_c4_3x3_s2": (lambda: pool_model("AVERAGE_POOL_2D", seed=14, in_shape=(1, 7, 9, 12)), "avgpool_s8"),
     "mean_c4_272_positions": (lambda: mean_model((1, 16, 17, 8), (1, 2), True, (0.05, 3), (0.04, -7)), "mean_s8"),
+    "mean_c4_12_channels": (lambda: mean_model((2, 5, 3, 12), (1, 2), True, (0.05, 3), (0.04, -7)), "mean_s8"),
+    # MEAN's byte-stream path (packed: 4 or 8 channels, LDM + 8 SXTAB16 per 16 bytes, 128 chunks at a time).
+    "mean_packed_c4_odd_tail_batch_2": (lambda: mean_model((2, 7, 5, 4), (1, 2), False, (0.05, -3), (0.03, 5)),
+                                        "mean_s8"),
+    "mean_packed_c8_16x16": (lambda: mean_model((1, 16, 16, 8), (1, 2), True, (0.02, 11), (0.02, 11)), "mean_s8"),
     "fc_gemv_odd_units": (lambda: fc_model(seed=6, depth=48, units=9, in_zp=-128), "fully_connected_gemv_s8"),
     "fc_gemm_batch_3": (lambda: fc_model(seed=7, depth=16, units=6, batches=3), "conv2d_gemm_s8"),
 }
@@ -117,6 +122,8 @@ def test_one_op_dsp_path_matches_host_and_tflm(case, optimize, tmp_path):
     calls = prepare_op(graph, graph.ops[0], optimize)
     assert [c.kernel for c in calls] == [kernel]
     assert calls[0].params.get("c4", 1) == 1  # pooling and MEAN: the 4-channel path
+    if kernel == "mean_s8":  # and MEAN's byte stream for 4 or 8 channels
+        assert calls[0].params.get("packed", 0) == int(case.startswith("mean_packed") or "272" in case)
     if kernel in ("conv2d_gemm_s8", "fully_connected_gemv_s8", "depthwise_conv2d_c4_s8"):  # weights by mode
         assert calls[0].params.get("w8", 0) == (optimize == "size")
     path = tmp_path / f"{case}.tflite"
@@ -138,6 +145,16 @@ def test_one_op_dsp_path_matches_host_and_tflm(case, optimize, tmp_path):
 C1_ONE_OP = {
     "conv_c1_relu_zp_min_asm": (dict(seed=19, in_shape=(1, 9, 11, 1), out_c=8, activation="RELU"), -128, 1),
     "conv_c1_s2_odd_out_c_asm": (dict(seed=20, in_shape=(1, 8, 7, 1), out_c=5, stride=(2, 2)), None, 1),
+    # the row asm: out_c 8 or 4 unrolled (C1_ROW_ALL); a loop test every 4 (out_c 12, 16), 2 (out_c 6 with
+    # stride 1x2 and 2 batches, out_c 2) or 1 (out_c 5, 1) channels; small outputs (out_scale_factor 6) put many
+    # accumulators near zero.
+    "conv_c1_c4_asm_all": (dict(seed=27, in_shape=(1, 5, 8, 1), out_c=4), None, 1),
+    "conv_c1_c2_s2x1_asm_loop_2": (dict(seed=28, in_shape=(1, 7, 6, 1), out_c=2, stride=(2, 1)), None, 1),
+    "conv_c1_c1_small_out_asm_loop_1": (dict(seed=29, in_shape=(2, 4, 9, 1), out_c=1, out_scale_factor=6.0), None, 1),
+    "conv_c1_c12_asm_loop_4": (dict(seed=24, in_shape=(1, 7, 9, 1), out_c=12), None, 1),
+    "conv_c1_c6_s1x2_batch_2_asm_loop_2": (dict(seed=25, in_shape=(2, 6, 7, 1), out_c=6, stride=(1, 2)), None, 1),
+    "conv_c1_c16_valid_small_out_asm_loop_4": (dict(seed=26, in_shape=(1, 6, 5, 1), out_c=16, padding="VALID",
+                                                     out_scale_factor=6.0), None, 1),
     "conv_c1_dilation_2_asm": (dict(seed=23, in_shape=(1, 9, 9, 1), out_c=4, dilation=(2, 2)), None, 1),
     "conv_c1_dilation_relu6_c": (dict(seed=21, in_shape=(1, 9, 10, 1), out_c=3, padding="VALID", dilation=(2, 3),
                                       activation="RELU6"), None, 0),

@@ -18,7 +18,8 @@ the multiplier once:
 
 so the device (tx_mean_s8) sums, adds a constant and requantizes: no division.
 With channels in multiples of 4 (params c4 = 1) it sums four channels at a time, two per
-SXTAB16 on DSP cores.
+SXTAB16 on DSP cores; with 4 or 8 channels (params packed = 1) a batch is one byte stream whose
+byte j belongs to channel j % C, summed 16 bytes per LDM and 8 SXTAB16.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..quant import quantize_multiplier
 from .base import KernelCall
 from .common import constant, int8_activation, op_error
 
+PACKED_CHANNELS = (4, 8)  # tx_mean_s8's byte-stream path: channel = byte index % C, C divides 8
 MAX_SPATIAL = (1 << 23) - 1  # |sum - zp * n| <= 256 n stays inside int32
 
 
@@ -71,6 +73,7 @@ def prepare(graph: Graph, op: Op) -> list[KernelCall]:
                 "multiplier": multiplier,
                 "shift": shift,
                 **({"c4": 1} if channels % 4 == 0 else {}),  # tx_mean_s8's 4-channel path (tx_sum4_s8)
+                **({"packed": 1} if channels in PACKED_CHANNELS else {}),  # its byte-stream path
             },
             inputs=(op.inputs[0],),
             outputs=(op.outputs[0],),

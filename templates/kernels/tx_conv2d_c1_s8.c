@@ -202,30 +202,119 @@ static inline void pixel_channels(const int32_t x0, const int32_t x1, const int3
 }
 
 #if TX_C1_ASM && !defined(__ARM_BIG_ENDIAN)
-/* The pair word of p[0], p[1] (little-endian: p[0] in the low half) by one unaligned-capable load. */
-static inline int32_t load_pair(const int16_t *p)
+/*
+ * `image` for MODE_MR_WIDE and dil_w == 1: one output row per asm block, every register fixed (r7 is
+ * left alone):
+ *   r0-r4  the channel block: {bias, x0w, x1w, x2w, x3w} by one LDM, then {x4w, m, c, r} by a second
+ *   r5 r6 r8 r9 r10  the pixel's taps x0 x1 x2 x3 x4;  r11 dst;  r12 q (the channel blocks);  lr q's end
+ *   the stack: the first 6 words of c1_row (below), pushed
+ * Per pixel: {p, row bytes, step, p of the row's last pixel, blocks} by one LDM, the taps (3 LDR,
+ * 3 LDRH, PKHBT for x3, 2 ADD along the frame rows), p of the next pixel stored back. Per output
+ * channel (C1_CHANNEL): 2 LDM, 5 SMLAD, the requantization tx_mr on the doubled sum in 4 (ADD of c
+ * and the sum's sign, SMMLAR, ASR, SSAT to int8: no activation to apply), STRB: 12 instructions.
+ * C1_ROW_ALL (out_c is 4 or 8): every channel unrolled; nothing between the CMP of p with the
+ * last pixel's and the BNE sets the flags: 14 instructions per pixel. C1_ROW_LOOP: `n` channels per
+ * loop test (CMP, BNE), the row's end from the stack: 15 per pixel.
+ * tx_mr adds the sign of h = SMMULR(2 acc, m) where this adds the sign of acc: they differ only when
+ * acc < 0 and h == 0, and then (c - 1) >> r == c >> r as c = 2^(r-1) + output_offset * 2^r with
+ * r >= 1 (m >= 0 always).
+ */
+typedef struct {
+    const int16_t *p;      /* the frame at the row's first window   */
+    int32_t row_bytes;     /* 2 * frame_w                           */
+    int32_t step_bytes;    /* 2 * stride_w                          */
+    const int16_t *p_last; /* the frame at the row's last window    */
+    const int32_t *blocks;
+    int8_t *row_end;       /* out of the row's last pixel + out_c   */
+    int8_t *out;           /* the row's first output                */
+    const int32_t *q_end;  /* blocks + 9 * out_c                    */
+} c1_row;
+
+#define C1_CHANNEL                                                                                               \
+    "ldmia  r12!, {r0-r4}\n\t"                                                                                   \
+    "smlad  r0, r5, r1, r0\n\t"                                                                                  \
+    "smlad  r0, r6, r2, r0\n\t"                                                                                  \
+    "smlad  r0, r8, r3, r0\n\t"                                                                                  \
+    "smlad  r0, r9, r4, r0\n\t"                                                                                  \
+    "ldmia  r12!, {r1-r4}\n\t"                                                                                   \
+    "smlad  r0, r10, r1, r0\n\t"                                                                                 \
+    "add    r3, r3, r0, asr #31\n\t"                                                                             \
+    "smmlar r0, r0, r2, r3\n\t"                                                                                  \
+    "asr    r0, r0, r4\n\t"                                                                                      \
+    "ssat   r0, #8, r0\n\t"                                                                                      \
+    "strb   r0, [r11], #1\n\t"
+
+#define C1_ROW_START                                                                                             \
+    "ldr    lr, [r0, #28]\n\t"                                                                                   \
+    "ldr    r11, [r0, #24]\n\t"                                                                                  \
+    "ldm    r0, {r0-r5}\n\t"                                                                                     \
+    "push   {r0-r5}\n\t"                                                                                         \
+    "1:\n\t"                                                                                                     \
+    "ldm    sp, {r0, r1, r2, r3, r12}\n\t"
+
+#define C1_TAPS                                                                                                  \
+    "ldr    r5, [r0]\n\t"                                                                                        \
+    "ldrh   r9, [r0, #4]\n\t"                                                                                    \
+    "add    r4, r0, r2\n\t"                                                                                      \
+    "str    r4, [sp]\n\t"                                                                                        \
+    "add    r0, r0, r1\n\t"                                                                                      \
+    "ldr    r6, [r0]\n\t"                                                                                        \
+    "ldrh   r4, [r0, #4]\n\t"                                                                                    \
+    "add    r0, r0, r1\n\t"                                                                                      \
+    "ldr    r8, [r0]\n\t"                                                                                        \
+    "ldrh   r10, [r0, #4]\n\t"                                                                                   \
+    "pkhbt  r9, r9, r4, lsl #16\n\t"
+
+#define C1_ROW_OPERANDS                                                                                          \
+    : "+r"(s)                                                                                                    \
+    :                                                                                                            \
+    : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory"
+
+#define C1_ROW_ALL(n)                                                                                            \
+    __asm__ volatile(C1_ROW_START "cmp    r0, r3\n\t" C1_TAPS ".rept " #n "\n\t" C1_CHANNEL ".endr\n\t"           \
+                                  "bne    1b\n\t"                                                                \
+                                  "add    sp, sp, #24\n\t" C1_ROW_OPERANDS)
+
+#define C1_ROW_LOOP(n)                                                                                           \
+    __asm__ volatile(C1_ROW_START C1_TAPS "2:\n\t"                                                               \
+                                          ".rept " #n "\n\t" C1_CHANNEL ".endr\n\t"                              \
+                                          "cmp    r12, lr\n\t"                                                   \
+                                          "bne    2b\n\t"                                                        \
+                                          "ldr    r0, [sp, #20]\n\t"                                             \
+                                          "cmp    r11, r0\n\t"                                                   \
+                                          "bne    1b\n\t"                                                        \
+                                          "add    sp, sp, #24\n\t" C1_ROW_OPERANDS)
+
+/* One output row: out_c 4 or 8 unrolled (C1_ROW_ALL), else 4, 2 or 1 channels per loop test. */
+static void row_wide(const c1_row *row, int32_t out_c)
 {
-    int32_t w;
-    memcpy(&w, p, sizeof w);
-    return w;
+    register const c1_row *s __asm__("r0") = row;
+    if (out_c == 8) {
+        C1_ROW_ALL(8);
+    } else if (out_c == 4) {
+        C1_ROW_ALL(4);
+    } else if ((out_c & 3) == 0) {
+        C1_ROW_LOOP(4);
+    } else if ((out_c & 1) == 0) {
+        C1_ROW_LOOP(2);
+    } else {
+        C1_ROW_LOOP(1);
+    }
 }
 
-/* `image` for MODE_MR_WIDE and dil_w == 1: each row's first two taps are one word load; the third
- * taps of rows 0 and 1 one PKHBT of two loads (the upper halves read stay inside the frame: rows 0
- * and 1 are never its last). */
 static void image_wide_dw1(const tx_conv2d_c1_s8_params *p, const int16_t *frame, const int32_t *blocks,
                            int8_t *out)
 {
-    const int32_t out_c = p->out_c, fw = p->frame_w, sw = p->stride_w, row_step = p->dil_h * fw;
+    const int32_t out_c = p->out_c, row_out = p->out_w * out_c;
+    const int32_t last = (p->out_w - 1) * p->stride_w;
+    c1_row row = {frame, 2 * p->frame_w, 2 * p->stride_w, frame + last, blocks, out + row_out, out,
+                  blocks + BLOCK_WORDS(MODE_MR_WIDE) * out_c};
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
-        const int16_t *r0 = frame + oy * p->stride_h * fw;
-        for (int8_t *const row_end = out + p->out_w * out_c; out != row_end; r0 += sw, out += out_c) {
-            const int16_t *r1 = r0 + row_step, *r2 = r1 + row_step;
-            const uint32_t t0 = (uint32_t)load_pair(r0 + 2), t1 = (uint32_t)load_pair(r1 + 2);
-            const int32_t x3 = (int32_t)((t0 & 0xFFFFu) | (t1 << 16));
-            pixel_channels_asm(load_pair(r0), load_pair(r1), load_pair(r2), x3, (int32_t)(uint16_t)r2[2], blocks,
-                               out, out + out_c);
-        }
+        row_wide(&row, out_c);
+        row.p = frame + (oy + 1) * p->stride_h * p->frame_w;
+        row.p_last = row.p + last;
+        row.out += row_out;
+        row.row_end += row_out;
     }
 }
 #define TX_C1_DW1 1

@@ -28,6 +28,8 @@ typedef struct {
     int32_t multiplier;      /* Q31, input_scale / (output_scale * n) with shift      */
     int32_t shift;           /* in [-31, 30]; > 0 shifts left                         */
     int32_t c4;              /* 1: channels % 4 == 0, four channels at a time (tx_sum4_s8) */
+    int32_t packed;          /* 1: channels 4 or 8, each batch summed as one byte stream,
+                                16 bytes per LDM + 8 SXTAB16 on DSP cores                  */
 } tx_mean_s8_params;
 
 /* in0: [batches][spatial][channels] int8; out0: [batches][channels] int8. */
