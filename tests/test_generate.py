@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from conftest import fixture_path, mlperf_path
 
-from tinyexit.codegen.emitter import gemm_direct
+from tinyexit.codegen.emitter import gemm_direct, gemm_odd
 from tinyexit.codegen.pipeline import compile_graph, generate
 from tinyexit.codegen.options import Options
 from tinyexit.codegen.reader import read_model
@@ -59,6 +59,22 @@ def test_library_links_no_float_helpers_on_cortex_m0plus(key, generated, tmp_pat
     float_helpers = sorted({s for s in undefined if s.startswith(("__aeabi_f", "__aeabi_d"))})
     assert float_helpers == []
     assert "malloc" not in undefined
+
+
+# tx_conv2d_gemm_s8 layers whose columns hold 4k + 2 groups of 4 elements: VWW's first pointwise layer
+# (8 channels: 2 groups), KWS's first convolution (10x4 over 1 channel: 40 elements, 10 groups); IC's
+# layers all hold 4k groups and AD has no convolution, so their libraries leave the second copy of
+# pairs_wide's loop out (TX_CONV2D_GEMM_NO_ODD, flash).
+GEMM_ODD = {"ic": [], "kws": [10], "vww": [2], "ad": []}
+
+
+@pytest.mark.parametrize("key", ["ic", "kws", "vww", "ad"])
+def test_gemm_odd_loop_only_in_libraries_that_use_it(key, generated):
+    graph = compile_graph(read_model(mlperf_path(key)))
+    odd = [c.params["col_words"] // 2 for calls in graph.calls.values() for c in calls if gemm_odd(c)]
+    assert odd == GEMM_ODD[key]
+    common = (generated(mlperf_path(key), policy="none") / "tx_common.h").read_text()
+    assert ("#define TX_CONV2D_GEMM_NO_ODD 1" in common) == (not odd)
 
 
 # The planned arena of each MLPerf model with the default int8 weights (tensors and kernel scratch), in bytes.

@@ -322,11 +322,8 @@ static inline void output_block_mr(block_3x2 s, const int32_t *q, int8_t *d, int
 /* `pairs` whole blocks (channel pairs) of the three columns at cols, each with {m, c, r} records
  * and no activation to apply: dot_3x2_w8 and output_block_wide in one loop over channel pairs
  * (weights, bias, records and outputs stepping along), the sums never leaving registers. */
-static void pairs_wide(const int32_t *cols, int32_t groups, const int32_t *w, const int32_t *bias,
-                       const int32_t *q, int8_t *d, int32_t stride, int32_t pairs)
-{
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
-    /* OUT(c, addr): the requantized sum c (tx_mr, record in x0, x1, u0; u1 scratch), saturated, to addr. */
+/* OUT(c, addr): the requantized sum c (tx_mr, record in x0, x1, u0; u1 scratch), saturated, to addr. */
 #define TX_GEMM_OUT(c, addr) \
     "lsl    %[u1], %[" c "], #1\n\t" \
     "smmulr %[u1], %[u1], %[x0]\n\t" \
@@ -335,58 +332,78 @@ static void pairs_wide(const int32_t *cols, int32_t groups, const int32_t *w, co
     "asr    %[" c "], %[" c "], %[u0]\n\t" \
     "ssat   %[" c "], #8, %[" c "]\n\t" \
     "strb   %[" c "], " addr "\n\t"
+/* A pair's start: the sums from the bias, a at the columns. */
+#define TX_GEMM_PAIR_HEAD \
+    "0:\n\t" \
+    "ldr    %[x0], %[bias]\n\t" \
+    "ldrd   %[c00], %[c10], [%[x0]], #8\n\t" \
+    "str    %[x0], %[bias]\n\t" \
+    "mov    %[c01], %[c00]\n\t" \
+    "mov    %[c02], %[c00]\n\t" \
+    "mov    %[c11], %[c10]\n\t" \
+    "mov    %[c12], %[c10]\n\t" \
+    "ldr    %[a], %[cols]\n\t"
+/* The end of a pass of four groups (label 1): 14 registers are in use, so `end` is read from memory. */
+#define TX_GEMM_PAIR_PASS_END \
+    "ldr    %[x0], %[end]\n\t" \
+    "cmp    %[a], %[x0]\n\t" \
+    "bne    1b\n\t"
+/* A pair's end, in the freed registers (record x0 x1 u0, scratch u1, q in e0, d in e1, stride in a):
+ * the six outputs. The records are read with post-indexing and the first output of each channel is
+ * stored with pre-indexing (e1 holds d - 1, then d, then d + 1: the next pair's d - 1), so no pointer
+ * needs an ADD; the pair loop ends when e1 reaches `last` (no counter to load, decrement and store). */
+#define TX_GEMM_PAIR_TAIL \
+    "ldr    %[e0], %[q]\n\t" \
+    "ldr    %[e1], %[d]\n\t" \
+    "ldr    %[a], %[stride]\n\t" \
+    "ldrd   %[x0], %[x1], [%[e0]], #8\n\t" \
+    "ldr    %[u0], [%[e0]], #4\n\t" \
+    TX_GEMM_OUT("c00", "[%[e1], #1]!") \
+    TX_GEMM_OUT("c01", "[%[e1], %[a]]") \
+    TX_GEMM_OUT("c02", "[%[e1], %[a], lsl #1]") \
+    "ldrd   %[x0], %[x1], [%[e0]], #8\n\t" \
+    "ldr    %[u0], [%[e0]], #4\n\t" \
+    "str    %[e0], %[q]\n\t" \
+    TX_GEMM_OUT("c10", "[%[e1], #1]!") \
+    TX_GEMM_OUT("c11", "[%[e1], %[a]]") \
+    TX_GEMM_OUT("c12", "[%[e1], %[a], lsl #1]") \
+    "str    %[e1], %[d]\n\t" \
+    "ldr    %[x0], %[last]\n\t" \
+    "cmp    %[e1], %[x0]\n\t" \
+    "bne    0b\n\t"
+#define TX_GEMM_PAIR_OPERANDS \
+    : [a] "=&r"(a), [w] "+r"(w), [c00] "=&r"(c00), [c01] "=&r"(c01), [c02] "=&r"(c02), [c10] "=&r"(c10), \
+      [c11] "=&r"(c11), [c12] "=&r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), [u0] "=&r"(u0), [u1] "=&r"(u1), \
+      [e0] "=&r"(e0), [e1] "=&r"(e1), [bias] "+m"(bias), [q] "+m"(q), [d] "+m"(dm1) \
+    : [cols] "m"(cols), [end] "m"(end), [stride] "m"(stride), [last] "m"(last) \
+    : "cc", "memory"
+#endif
+
+static void pairs_wide(const int32_t *cols, int32_t groups, const int32_t *w, const int32_t *bias,
+                       const int32_t *q, int8_t *d, int32_t stride, int32_t pairs)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
     const int32_t *const end = cols + groups * W8_WORDS_PER_GROUP;
-    const int32_t odd_pair = groups & 2; /* groups % 4 == 2: each pass starts at the loop's third group */
+    /* Output addresses as integers: the loop keeps d - 1, which may lie before the output array. */
+    uintptr_t dm1 = (uintptr_t)d - 1u;
+    const uintptr_t last = (uintptr_t)d + (uintptr_t)(2 * pairs) - 1u; /* dm1 after the last pair */
     int32_t c00, c01, c02, c10, c11, c12, x0, x1, u0, u1, e0, e1;
     const int32_t *a;
-    /* Per pair: the sums from the bias, the dot product (as dot_3x2_w8), then in the freed
-     * registers (record x0 x1 u0, scratch u1, q in e0, d in e1, stride in a) the six outputs. */
-    __asm__ volatile("0:\n\t"
-                     "ldr    %[x0], %[bias]\n\t"
-                     "ldrd   %[c00], %[c10], [%[x0]], #8\n\t"
-                     "str    %[x0], %[bias]\n\t"
-                     "mov    %[c01], %[c00]\n\t"
-                     "mov    %[c02], %[c00]\n\t"
-                     "mov    %[c11], %[c10]\n\t"
-                     "mov    %[c12], %[c10]\n\t"
-                     "ldr    %[a], %[cols]\n\t"
-                     "ldr    %[x0], %[odd]\n\t"
-                     "cmp    %[x0], #0\n\t"
-                     "bne    2f\n\t"
-                     "1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
-                     "2:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
-                     "ldr    %[x0], %[end]\n\t"
-                     "cmp    %[a], %[x0]\n\t"
-                     "bne    1b\n\t"
-                     "ldr    %[e0], %[q]\n\t"
-                     "ldr    %[e1], %[d]\n\t"
-                     "ldr    %[a], %[stride]\n\t"
-                     "ldrd   %[x0], %[x1], [%[e0]]\n\t"
-                     "ldr    %[u0], [%[e0], #8]\n\t"
-                     TX_GEMM_OUT("c00", "[%[e1]]")
-                     TX_GEMM_OUT("c01", "[%[e1], %[a]]")
-                     TX_GEMM_OUT("c02", "[%[e1], %[a], lsl #1]")
-                     "ldrd   %[x0], %[x1], [%[e0], #12]\n\t"
-                     "ldr    %[u0], [%[e0], #20]\n\t"
-                     "add    %[e0], %[e0], #24\n\t"
-                     "str    %[e0], %[q]\n\t"
-                     "add    %[e1], %[e1], #1\n\t"
-                     TX_GEMM_OUT("c10", "[%[e1]]")
-                     TX_GEMM_OUT("c11", "[%[e1], %[a]]")
-                     TX_GEMM_OUT("c12", "[%[e1], %[a], lsl #1]")
-                     "add    %[e1], %[e1], #1\n\t"
-                     "str    %[e1], %[d]\n\t"
-                     "ldr    %[x0], %[pairs]\n\t"
-                     "subs   %[x0], %[x0], #1\n\t"
-                     "str    %[x0], %[pairs]\n\t"
-                     "bne    0b\n\t"
-                     : [a] "=&r"(a), [w] "+r"(w), [c00] "=&r"(c00), [c01] "=&r"(c01), [c02] "=&r"(c02),
-                       [c10] "=&r"(c10), [c11] "=&r"(c11), [c12] "=&r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1),
-                       [u0] "=&r"(u0), [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1), [bias] "+m"(bias),
-                       [q] "+m"(q), [d] "+m"(d), [pairs] "+m"(pairs)
-                     : [cols] "m"(cols), [end] "m"(end), [odd] "m"(odd_pair), [stride] "m"(stride)
-                     : "cc", "memory");
-#undef TX_GEMM_OUT
+    /* Per pair: the sums from the bias, the dot product (as dot_3x2_w8), the six outputs. Passes of
+     * four groups; when groups % 4 == 2 the first pass starts at its third group (a second copy of
+     * the loop, so that the choice is made once per call, not once per pair, and only in libraries
+     * with such a layer: codegen/emitter.py gemm_odd). */
+#if !defined(TX_CONV2D_GEMM_NO_ODD)
+    if (groups % 4 != 0) {
+        __asm__ volatile(TX_GEMM_PAIR_HEAD "b      2f\n\t"
+                         "1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
+                         "2:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_PAIR_PASS_END TX_GEMM_PAIR_TAIL
+                         TX_GEMM_PAIR_OPERANDS);
+        return;
+    }
+#endif
+    __asm__ volatile(TX_GEMM_PAIR_HEAD "1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
+                     TX_GEMM_GROUP_3X2 TX_GEMM_PAIR_PASS_END TX_GEMM_PAIR_TAIL TX_GEMM_PAIR_OPERANDS);
 #else
     for (int32_t k = 0; k < pairs; ++k) {
         const block_3x2 s = dot_3x2_w8(cols, w, groups, (block_3x2){bias[0], bias[0], bias[0], bias[1], bias[1],
@@ -450,6 +467,12 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
 #else
     const int32_t direct = g.k_h == 1 && g.k_w == 1 && g.in_h == p->out_h && g.in_w == out_w && g.in_c % 4 == 0;
 #endif
+    /* pairs_wide's loop serves groups % 4 == 2 only where the library compiled that copy in. */
+#if defined(TX_CONV2D_GEMM_NO_ODD)
+    const int32_t pair_loop = groups % 4 == 0;
+#else
+    const int32_t pair_loop = 1;
+#endif
     const int32_t in_groups = g.in_c / 4;
     if (direct) {
         for (int32_t i = 0; i < 3; ++i) {
@@ -478,7 +501,7 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
             /* Why no accumulator overflows: as in tx_conv2d_gemm_s8 below. */
             const int32_t whole = n == 3 ? fast_pairs : 0; /* channel pairs of full {m, c, r} blocks */
             int32_t k = 0;
-            if (whole > 0 && wide) {
+            if (whole > 0 && wide && pair_loop) {
                 pairs_wide(cols, groups, weights, bias, records, out_b + pix * out_c, out_c, whole);
                 k = whole;
             }
