@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import mlperf_path
 from kernel_harness import run_tflm
-from kernel_models import conv_model, depthwise_model, pool_model
+from kernel_models import conv_model, depthwise_model, pool_model, residual_add_model
 from test_kernels_conv import fc_model
 from test_kernels_fixedpoint import mean_model
 
@@ -248,3 +248,36 @@ def test_int8_gemm_paths_match_host_and_tflm(case, tmp_path):
     (exit_name,) = [e["name"] for e in load_manifest(lib)["exits"]]
     assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()
     assert len(np.unique(reference)) >= 3
+
+
+# tx_add_lut_s8 on QEMU against the host build and TFLM, in a residual block ADD(x, CONV_1x1(x)):
+# (model, rq_fast). rq_fast (size % 4 == 0) takes the word-at-a-time asm loop with its bytewise clamp;
+# a library whose ADDs all take it leaves the 64-bit path out (TX_ADD_LUT_FAST_ONLY).
+ADD_PATHS = {
+    "add_fast_no_activation": (lambda: residual_add_model(31, in_shape=(1, 6, 8, 8)), 1),
+    "add_fast_relu_in_place": (lambda: residual_add_model(32, in_shape=(1, 5, 4, 12), activation="RELU",
+                                                          out_zp=-20), 1),
+    "add_fast_relu6": (lambda: residual_add_model(33, in_shape=(1, 4, 4, 8), activation="RELU6", out_scale=0.03,
+                                                  out_zp=-128), 1),
+    "add_size_not_multiple_of_4": (lambda: residual_add_model(34, in_shape=(1, 5, 7, 6), activation="RELU"), 0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADD_PATHS))
+def test_add_paths_match_host_and_tflm(case, tmp_path):
+    make, fast = ADD_PATHS[case]
+    model = make()
+    path = tmp_path / f"{case}.tflite"
+    path.write_bytes(model)
+    lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
+    graph = read_model(path)
+    (call,) = prepare_op(graph, graph.ops[1], "size")
+    assert call.kernel == "add_lut_s8" and call.params["rq_fast"] == fast
+    assert ("#define TX_ADD_LUT_FAST_ONLY 1" in (lib / "tx_common.h").read_text()) == bool(fast)
+    x, sim = _qemu_equals_host(lib, tmp_path, n=4)
+    (reference,) = run_tflm(model, [x], 1)
+    (exit_name,) = [e["name"] for e in load_manifest(lib)["exits"]]
+    assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()
+    assert len(np.unique(reference)) >= 20
+    if call.params["act_min"] > -128:  # the clamp is reached
+        assert reference.min() == call.params["act_min"]
