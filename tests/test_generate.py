@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from conftest import fixture_path, mlperf_path
 
-from tinyexit.codegen.emitter import gemm_direct, gemm_odd
+from tinyexit.codegen.emitter import add_slow, gemm_direct, gemm_odd, gemm_slow
 from tinyexit.codegen.pipeline import compile_graph, generate
 from tinyexit.codegen.options import Options
 from tinyexit.codegen.reader import read_model
@@ -75,6 +75,21 @@ def test_gemm_odd_loop_only_in_libraries_that_use_it(key, generated):
     assert odd == GEMM_ODD[key]
     common = (generated(mlperf_path(key), policy="none") / "tx_common.h").read_text()
     assert ("#define TX_CONV2D_GEMM_NO_ODD 1" in common) == (not odd)
+
+
+# Every int8-weight GEMM layer of the MLPerf models has {m, c, r} records (rq_fast) and every ADD
+# (IC's three) the fast table path, so their libraries leave both 64-bit requantization paths out.
+ADD_CALLS = {"ic": 3, "kws": 0, "vww": 0, "ad": 0}
+
+
+@pytest.mark.parametrize("key", ["ic", "kws", "vww", "ad"])
+def test_mlperf_libraries_leave_the_64_bit_requantization_out(key, generated):
+    graph = compile_graph(read_model(mlperf_path(key)))
+    calls = [c for cs in graph.calls.values() for c in cs]
+    assert not any(gemm_slow(c) or add_slow(c) for c in calls)
+    assert sum(c.kernel == "add_lut_s8" and c.params["rq_fast"] == 1 for c in calls) == ADD_CALLS[key]
+    common = (generated(mlperf_path(key), policy="none") / "tx_common.h").read_text()
+    assert "#define TX_CONV2D_GEMM_MR_ONLY 1" in common and "#define TX_ADD_LUT_FAST_ONLY 1" in common
 
 
 # The planned arena of each MLPerf model with the default int8 weights (tensors and kernel scratch), in bytes.

@@ -242,7 +242,10 @@ def test_int8_gemm_paths_match_host_and_tflm(case, tmp_path):
     lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
     # pairs_wide's copy of its loop for 4k + 2 groups is compiled only into the libraries that have them
     odd = call.params["col_words"] // 2 % 4 == 2
-    assert ("#define TX_CONV2D_GEMM_NO_ODD 1" in (lib / "tx_common.h").read_text()) == (not odd)
+    common = (lib / "tx_common.h").read_text()
+    assert ("#define TX_CONV2D_GEMM_NO_ODD 1" in common) == (not odd)
+    # and the 64-bit records' path only into those with a layer that needs it
+    assert ("#define TX_CONV2D_GEMM_MR_ONLY 1" in common) == bool(fast)
     x, sim = _qemu_equals_host(lib, tmp_path, n=3)
     (reference,) = run_tflm(model, [x], 1)
     (exit_name,) = [e["name"] for e in load_manifest(lib)["exits"]]

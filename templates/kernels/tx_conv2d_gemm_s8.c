@@ -63,27 +63,46 @@ static inline void fill_bytes(int8_t *dst, uint32_t splat, int32_t n)
 }
 
 /* tx_widen4_s8 into a column; with three columns interleaved (step 6 words, the w8 kernel) on
- * DSP cores a loop of 8 instructions per group (the store steps its pointer: STRD post-indexed). */
+ * DSP cores two groups per pass of a loop of 13 instructions (one LDRD of two input words, whose
+ * address is a word boundary: in_c % 4 == 0 or the gather row; the stores step their pointer: STRD
+ * post-indexed), after one group on its own when `groups` is odd. */
 static inline void widen_groups(int32_t *dst, int32_t step, const int8_t *src, int32_t groups, int32_t offset)
 {
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
     if (step == 6) {
         const int32_t offsets = tx_pair(offset, offset);
-        int32_t v, lo, hi;
-        if (groups <= 0) {
+        int32_t v0, v1, lo, hi;
+        if (groups & 1) {
+            __asm__ volatile("ldr    %[v0], [%[src]], #4\n\t"
+                             "sxtb16 %[lo], %[v0]\n\t"
+                             "sxtb16 %[hi], %[v0], ror #8\n\t"
+                             "sadd16 %[lo], %[lo], %[off]\n\t"
+                             "sadd16 %[hi], %[hi], %[off]\n\t"
+                             "strd   %[lo], %[hi], [%[dst]], #24\n\t"
+                             : [src] "+r"(src), [dst] "+r"(dst), [v0] "=&r"(v0), [lo] "=&r"(lo), [hi] "=&r"(hi)
+                             : [off] "r"(offsets)
+                             : "memory");
+        }
+        int32_t pairs = groups >> 1;
+        if (pairs <= 0) {
             return;
         }
         __asm__ volatile("1:\n\t"
-                         "ldr    %[v], [%[src]], #4\n\t"
-                         "sxtb16 %[lo], %[v]\n\t"
-                         "sxtb16 %[hi], %[v], ror #8\n\t"
+                         "ldrd   %[v0], %[v1], [%[src]], #8\n\t"
+                         "sxtb16 %[lo], %[v0]\n\t"
+                         "sxtb16 %[hi], %[v0], ror #8\n\t"
+                         "sadd16 %[lo], %[lo], %[off]\n\t"
+                         "sadd16 %[hi], %[hi], %[off]\n\t"
+                         "strd   %[lo], %[hi], [%[dst]], #24\n\t"
+                         "sxtb16 %[lo], %[v1]\n\t"
+                         "sxtb16 %[hi], %[v1], ror #8\n\t"
                          "sadd16 %[lo], %[lo], %[off]\n\t"
                          "sadd16 %[hi], %[hi], %[off]\n\t"
                          "strd   %[lo], %[hi], [%[dst]], #24\n\t"
                          "subs   %[n], %[n], #1\n\t"
                          "bne    1b\n\t"
-                         : [src] "+r"(src), [dst] "+r"(dst), [n] "+r"(groups), [v] "=&r"(v), [lo] "=&r"(lo),
-                           [hi] "=&r"(hi)
+                         : [src] "+r"(src), [dst] "+r"(dst), [n] "+r"(pairs), [v0] "=&r"(v0), [v1] "=&r"(v1),
+                           [lo] "=&r"(lo), [hi] "=&r"(hi)
                          : [off] "r"(offsets)
                          : "cc", "memory");
         return;
@@ -445,8 +464,13 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
     int32_t *cols = (int32_t *)(void *)scratch;
     int8_t *gather = scratch + 12 * col_words;
     int32_t *const records = (int32_t *)(void *)(scratch + TX_CONV2D_GEMM_S8_W8_SCRATCH(col_words, g.in_c, 0));
-    /* rq_fast: {m, c, r} records (tx_mr); otherwise the 64-bit ones (tx_output_rs). */
+    /* rq_fast: {m, c, r} records (tx_mr); otherwise the 64-bit ones (tx_output_rs), a path left out of
+     * libraries whose layers all have rq_fast (codegen/emitter.py gemm_slow). */
+#if defined(TX_CONV2D_GEMM_MR_ONLY)
+    const int32_t fast = 1;
+#else
     const int32_t fast = p->rq_fast;
+#endif
     const int32_t rw = fast ? TX_MR_WORDS : TX_RECORD_WORDS; /* words per record */
     const int32_t wide = act_min == -128 && act_max == 127; /* no activation to apply: one SSAT */
     for (int32_t c = 0; c < out_c; ++c) {
