@@ -16,12 +16,13 @@
 
 #define WORDS_PER_GROUP 4 /* words between one group of 4 elements and the next */
 
-/* Zero `groups` groups of one column (padding taps and the tail), `step` words apart. */
-static void zero_groups(int32_t *dst, int32_t groups, int32_t step)
+/* Fill `groups` groups of one column (padding taps and the tail), `step` words apart, with `word`
+ * (two pair words each). */
+static void fill_groups(int32_t *dst, int32_t groups, int32_t step, int32_t word)
 {
     for (int32_t g = 0; g < groups; ++g) {
-        dst[0] = 0;
-        dst[1] = 0;
+        dst[0] = word;
+        dst[1] = word;
         dst += step;
     }
 }
@@ -62,25 +63,24 @@ static inline void fill_bytes(int8_t *dst, uint32_t splat, int32_t n)
     }
 }
 
-/* tx_widen4_s8 into a column; with three columns interleaved (step 6 words, the w8 kernel) on
- * DSP cores two groups per pass of a loop of 13 instructions (one LDRD of two input words, whose
- * address is a word boundary: in_c % 4 == 0 or the gather row; the stores step their pointer: STRD
- * post-indexed), after one group on its own when `groups` is odd. */
+/* tx_widen4_s8 into a column; with three columns interleaved (step 6 words: the w8 kernel, whose
+ * columns hold the raw values, offset 0) on DSP cores two groups per pass of a loop of 9
+ * instructions (one LDRD of two input words, whose address is a word boundary: in_c % 4 == 0 or the
+ * gather row; the stores step their pointer: STRD post-indexed), after one group on its own when
+ * `groups` is odd. */
 static inline void widen_groups(int32_t *dst, int32_t step, const int8_t *src, int32_t groups, int32_t offset)
 {
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
     if (step == 6) {
-        const int32_t offsets = tx_pair(offset, offset);
         int32_t v0, v1, lo, hi;
+        (void)offset; /* 0: w8 columns hold the raw values */
         if (groups & 1) {
             __asm__ volatile("ldr    %[v0], [%[src]], #4\n\t"
                              "sxtb16 %[lo], %[v0]\n\t"
                              "sxtb16 %[hi], %[v0], ror #8\n\t"
-                             "sadd16 %[lo], %[lo], %[off]\n\t"
-                             "sadd16 %[hi], %[hi], %[off]\n\t"
                              "strd   %[lo], %[hi], [%[dst]], #24\n\t"
                              : [src] "+r"(src), [dst] "+r"(dst), [v0] "=&r"(v0), [lo] "=&r"(lo), [hi] "=&r"(hi)
-                             : [off] "r"(offsets)
+                             :
                              : "memory");
         }
         int32_t pairs = groups >> 1;
@@ -91,19 +91,15 @@ static inline void widen_groups(int32_t *dst, int32_t step, const int8_t *src, i
                          "ldrd   %[v0], %[v1], [%[src]], #8\n\t"
                          "sxtb16 %[lo], %[v0]\n\t"
                          "sxtb16 %[hi], %[v0], ror #8\n\t"
-                         "sadd16 %[lo], %[lo], %[off]\n\t"
-                         "sadd16 %[hi], %[hi], %[off]\n\t"
                          "strd   %[lo], %[hi], [%[dst]], #24\n\t"
                          "sxtb16 %[lo], %[v1]\n\t"
                          "sxtb16 %[hi], %[v1], ror #8\n\t"
-                         "sadd16 %[lo], %[lo], %[off]\n\t"
-                         "sadd16 %[hi], %[hi], %[off]\n\t"
                          "strd   %[lo], %[hi], [%[dst]], #24\n\t"
                          "subs   %[n], %[n], #1\n\t"
                          "bne    1b\n\t"
                          : [src] "+r"(src), [dst] "+r"(dst), [n] "+r"(pairs), [v0] "=&r"(v0), [v1] "=&r"(v1),
                            [lo] "=&r"(lo), [hi] "=&r"(hi)
-                         : [off] "r"(offsets)
+                         :
                          : "cc", "memory");
         return;
     }
@@ -116,7 +112,10 @@ static inline void widen_groups(int32_t *dst, int32_t step, const int8_t *src, i
  * (stores through int32_t * may alias the int32_t fields of *p, forcing reloads). */
 typedef struct {
     int32_t in_h, in_w, in_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
-    int32_t groups, input_offset;
+    int32_t groups;
+    int32_t input_offset; /* added to each value as it is widened: 0 with w8 (raw values) */
+    int32_t zero_point;   /* the input zero point: the padding byte of the gather row */
+    int32_t pad_word;     /* a padding tap's pair words: 0 (zero point + offset), or the zero point twice (w8) */
     int32_t step; /* words from one group of a column to the next: 2 per column interleaved */
 } column_geometry;
 
@@ -137,7 +136,7 @@ static void build_column(const column_geometry g, const int8_t *in_b, int32_t y,
             dst += row_groups * g.step;
             src += row_bytes;
         }
-        zero_groups(dst, g.groups - g.k_h * row_groups, g.step);
+        fill_groups(dst, g.groups - g.k_h * row_groups, g.step, 0);
     } else if (g.in_c % 4 == 0) {
         /* Every tap is whole groups of 4: widen straight from the input. */
         const int32_t tap_groups = g.in_c / 4;
@@ -147,7 +146,7 @@ static void build_column(const column_geometry g, const int8_t *in_b, int32_t y,
             for (int32_t kx = 0; kx < g.k_w; ++kx) {
                 const int32_t ix = ix0 + kx * g.dil_w;
                 if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
-                    zero_groups(dst, tap_groups, g.step); /* padding: (zero point + offset) = 0 */
+                    fill_groups(dst, tap_groups, g.step, g.pad_word); /* padding: the zero point */
                 } else {
                     widen_groups(dst, g.step, in_b + (iy * g.in_w + ix) * g.in_c, tap_groups,
                                  g.input_offset);
@@ -155,10 +154,10 @@ static void build_column(const column_geometry g, const int8_t *in_b, int32_t y,
                 dst += tap_groups * g.step;
             }
         }
-        zero_groups(dst, g.groups - g.k_h * g.k_w * tap_groups, g.step);
+        fill_groups(dst, g.groups - g.k_h * g.k_w * tap_groups, g.step, 0);
     } else {
         /* Gather the raw bytes (padding = the zero point, which widens to 0), then widen. */
-        const uint32_t zero_points = 0x01010101u * (uint8_t)(-g.input_offset); /* the zero point, 4 times */
+        const uint32_t zero_points = 0x01010101u * (uint8_t)g.zero_point; /* the zero point, 4 times */
         int8_t *dst = gather;
         const int32_t row_inside = g.dil_w == 1 && ix0 >= 0 && ix0 + g.k_w <= g.in_w;
         const int32_t row_bytes = g.k_w * g.in_c;
@@ -455,8 +454,8 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
 {
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
     const column_geometry g = {p->in_h, p->in_w, p->in_c, p->k_h, p->k_w, p->stride_h, p->stride_w, p->dil_h,
-                               p->dil_w, p->pad_top, p->pad_left, p->col_words / 2, p->input_offset,
-                               W8_WORDS_PER_GROUP};
+                               p->dil_w, p->pad_top, p->pad_left, p->col_words / 2, 0, -p->input_offset,
+                               tx_pair(-p->input_offset, -p->input_offset), W8_WORDS_PER_GROUP};
     const int32_t groups = g.groups; /* even: columns are a multiple of 8 elements */
     const int32_t col_words = p->col_words, out_c = p->out_c, out_w = p->out_w, batches = p->batches;
     const int32_t pixels = p->out_h * out_w;
@@ -500,7 +499,7 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
     const int32_t in_groups = g.in_c / 4;
     if (direct) {
         for (int32_t i = 0; i < 3; ++i) {
-            zero_groups(cols + 2 * i + in_groups * W8_WORDS_PER_GROUP, groups - in_groups, W8_WORDS_PER_GROUP);
+            fill_groups(cols + 2 * i + in_groups * W8_WORDS_PER_GROUP, groups - in_groups, W8_WORDS_PER_GROUP, 0);
         }
     }
 
@@ -563,7 +562,7 @@ void tx_conv2d_gemm_s8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8
     }
     const column_geometry g = {p->in_h, p->in_w, p->in_c, p->k_h, p->k_w, p->stride_h, p->stride_w, p->dil_h,
                                p->dil_w, p->pad_top, p->pad_left, p->col_words / 2, p->input_offset,
-                               WORDS_PER_GROUP};
+                               -p->input_offset, 0, WORDS_PER_GROUP};
     const int32_t groups = g.groups; /* even: columns are a multiple of 8 elements */
     const int32_t col_words = p->col_words, out_c = p->out_c, out_w = p->out_w, batches = p->batches;
     const int32_t pixels = p->out_h * out_w;
