@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from conftest import fixture_path, mlperf_path
 
-from tinyexit.codegen.emitter import add_slow, gemm_direct, gemm_odd, gemm_slow
+from tinyexit.codegen.emitter import add_slow, gemm_direct, gemm_g2, gemm_odd, gemm_slow
 from tinyexit.codegen.pipeline import compile_graph, generate
 from tinyexit.codegen.options import Options
 from tinyexit.codegen.reader import read_model
@@ -61,20 +61,24 @@ def test_library_links_no_float_helpers_on_cortex_m0plus(key, generated, tmp_pat
     assert "malloc" not in undefined
 
 
-# tx_conv2d_gemm_s8 layers whose columns hold 4k + 2 groups of 4 elements: VWW's first pointwise layer
-# (8 channels: 2 groups), KWS's first convolution (10x4 over 1 channel: 40 elements, 10 groups); IC's
-# layers all hold 4k groups and AD has no convolution, so their libraries leave the second copy of
-# pairs_wide's loop out (TX_CONV2D_GEMM_NO_ODD, flash).
-GEMM_ODD = {"ic": [], "kws": [10], "vww": [2], "ad": []}
+# tx_conv2d_gemm_s8 layers whose columns hold 4k + 2 groups of 4 elements: KWS's first convolution (10x4
+# over 1 channel: 40 elements, 10 groups; gemm_odd) and VWW's first pointwise layer (8 channels: 2 groups;
+# gemm_g2); IC's layers all hold 4k groups and AD has no convolution. A library leaves out the copies of
+# pairs_wide's loop no layer of it needs (TX_CONV2D_GEMM_NO_ODD, TX_CONV2D_GEMM_NO_G2: flash).
+GEMM_ODD = {"ic": [], "kws": [10], "vww": [], "ad": []}
+GEMM_G2 = {"ic": 0, "kws": 0, "vww": 1, "ad": 0}
 
 
 @pytest.mark.parametrize("key", ["ic", "kws", "vww", "ad"])
-def test_gemm_odd_loop_only_in_libraries_that_use_it(key, generated):
+def test_gemm_loop_copies_only_in_libraries_that_use_them(key, generated):
     graph = compile_graph(read_model(mlperf_path(key)))
-    odd = [c.params["col_words"] // 2 for calls in graph.calls.values() for c in calls if gemm_odd(c)]
+    calls = [c for cs in graph.calls.values() for c in cs]
+    odd = [c.params["col_words"] // 2 for c in calls if gemm_odd(c)]
     assert odd == GEMM_ODD[key]
+    assert sum(gemm_g2(c) for c in calls) == GEMM_G2[key]
     common = (generated(mlperf_path(key), policy="none") / "tx_common.h").read_text()
     assert ("#define TX_CONV2D_GEMM_NO_ODD 1" in common) == (not odd)
+    assert ("#define TX_CONV2D_GEMM_NO_G2 1" in common) == (not GEMM_G2[key])
 
 
 # Every int8-weight GEMM layer of the MLPerf models has {m, c, r} records (rq_fast) and every ADD

@@ -205,8 +205,8 @@ W8_PATHS = {
     "w8_pairs_wide_groups_mod4_0": (lambda: conv_model(seed=21, in_shape=(1, 5, 7, 16), out_c=8), 1, 1),
     # groups % 4 == 2 (K = 36 -> 40), odd out_c: pairs_wide, then output_one for the last channel.
     "w8_pairs_wide_groups_mod4_2_odd": (lambda: conv_model(seed=22, in_shape=(1, 6, 6, 4), out_c=7), 1, 1),
-    # groups == 2 (pointwise over 8 channels, VWW's first one): pairs_wide's second loop copy entered at
-    # its third group, one pass; 5 channel pairs.
+    # groups == 2 (pointwise over 8 channels, VWW's first one): pairs_wide's copy without a pass loop;
+    # 5 channel pairs.
     "w8_pairs_wide_groups_2": (lambda: conv_model(seed=29, in_shape=(1, 4, 6, 8), kernel=(1, 1), out_c=10), 1, 1),
     # groups == 6 (pointwise over 24 channels: 2 passes, the first entered at its third group).
     "w8_pairs_wide_groups_6": (lambda: conv_model(seed=30, in_shape=(1, 5, 6, 24), kernel=(1, 1), out_c=6), 1, 1),
@@ -240,10 +240,12 @@ def test_int8_gemm_paths_match_host_and_tflm(case, tmp_path):
     path = tmp_path / f"{case}.tflite"
     path.write_bytes(model)
     lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
-    # pairs_wide's copy of its loop for 4k + 2 groups is compiled only into the libraries that have them
-    odd = call.params["col_words"] // 2 % 4 == 2
+    # pairs_wide's copies of its loop for 4k + 2 groups (k >= 1) and for 2 groups are compiled only into
+    # the libraries that have such layers
+    groups = call.params["col_words"] // 2
     common = (lib / "tx_common.h").read_text()
-    assert ("#define TX_CONV2D_GEMM_NO_ODD 1" in common) == (not odd)
+    assert ("#define TX_CONV2D_GEMM_NO_ODD 1" in common) == (groups % 4 == 0 or groups == 2)
+    assert ("#define TX_CONV2D_GEMM_NO_G2 1" in common) == (groups != 2)
     # and the 64-bit records' path only into those with a layer that needs it
     assert ("#define TX_CONV2D_GEMM_MR_ONLY 1" in common) == bool(fast)
     x, sim = _qemu_equals_host(lib, tmp_path, n=3)

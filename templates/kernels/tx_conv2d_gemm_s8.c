@@ -408,9 +408,17 @@ static void pairs_wide(const int32_t *cols, int32_t groups, const int32_t *w, co
     int32_t c00, c01, c02, c10, c11, c12, x0, x1, u0, u1, e0, e1;
     const int32_t *a;
     /* Per pair: the sums from the bias, the dot product (as dot_3x2_w8), the six outputs. Passes of
-     * four groups; when groups % 4 == 2 the first pass starts at its third group (a second copy of
-     * the loop, so that the choice is made once per call, not once per pair, and only in libraries
-     * with such a layer: codegen/emitter.py gemm_odd). */
+     * four groups; when groups % 4 == 2 the first pass starts at its third group, and two groups
+     * (8-channel pointwise layers) take no pass loop at all: copies of the loop, so that the choice is
+     * made once per call, not once per pair, each only in libraries with such a layer
+     * (codegen/emitter.py gemm_odd, gemm_g2). */
+#if !defined(TX_CONV2D_GEMM_NO_G2)
+    if (groups == 2) {
+        __asm__ volatile(TX_GEMM_PAIR_HEAD TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_PAIR_TAIL
+                         TX_GEMM_PAIR_OPERANDS);
+        return;
+    }
+#endif
 #if !defined(TX_CONV2D_GEMM_NO_ODD)
     if (groups % 4 != 0) {
         __asm__ volatile(TX_GEMM_PAIR_HEAD "b      2f\n\t"
@@ -490,11 +498,13 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
 #else
     const int32_t direct = g.k_h == 1 && g.k_w == 1 && g.in_h == p->out_h && g.in_w == out_w && g.in_c % 4 == 0;
 #endif
-    /* pairs_wide's loop serves groups % 4 == 2 only where the library compiled that copy in. */
-#if defined(TX_CONV2D_GEMM_NO_ODD)
-    const int32_t pair_loop = groups % 4 == 0;
-#else
-    const int32_t pair_loop = 1;
+    /* pairs_wide serves groups % 4 == 2 only where the library compiled those copies in. */
+    int32_t pair_loop = groups % 4 == 0;
+#if !defined(TX_CONV2D_GEMM_NO_G2)
+    pair_loop |= groups == 2;
+#endif
+#if !defined(TX_CONV2D_GEMM_NO_ODD)
+    pair_loop |= groups % 4 == 2;
 #endif
     const int32_t in_groups = g.in_c / 4;
     if (direct) {
