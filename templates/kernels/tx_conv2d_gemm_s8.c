@@ -70,7 +70,7 @@ static inline void fill_bytes(int8_t *dst, uint32_t splat, int32_t n)
  * `groups` is odd. */
 static inline void widen_groups(int32_t *dst, int32_t step, const int8_t *src, int32_t groups, int32_t offset)
 {
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(TX_WEIGHTS_INT16_ONLY)
     if (step == 6) {
         int32_t v0, v1, lo, hi;
         (void)offset; /* 0: w8 columns hold the raw values */
