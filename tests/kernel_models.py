@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 
+import flatbuffers
 import numpy as np
-from tflite_builder import (TensorSpec, add_options, concat_options, conv2d_options, depthwise_options,
-                            one_op_model, pad_options, pool_options, strided_slice_options)
+from tflite_builder import (TensorSpec, _tensor, add_options, concat_options, conv2d_options, depthwise_options,
+                            one_op_model, pad_options, pool_options, schema, strided_slice_options)
 
 
 def _out_hw(padding, size, k, stride, dil):
@@ -132,3 +133,27 @@ def slice_model(in_shape, begin, end, strides=None, out_shape=None, **masks) -> 
     inputs += [TensorSpec(c.shape, dtype="int32", data=c) for c in consts]
     return one_op_model("STRIDED_SLICE", inputs, [TensorSpec(out_shape, scale=0.05, zero_point=5)],
                         strided_slice_options(**masks))
+
+
+def residual_add_model(seed, in_shape=(1, 6, 8, 8), activation="NONE", out_scale=0.08, out_zp=5) -> bytes:
+    """A one-input model with an ADD of two different tensors (a ResNet block's shape): ADD(x, CONV_1x1(x)),
+    channels kept, so that the ADD's inputs have their own scales and zero points and its result can run
+    on the MCU (the harness feeds one input)."""
+    model = schema.ModelT.InitFromPackedBuf(conv_model(seed, in_shape=in_shape, out_c=in_shape[-1], kernel=(1, 1)), 0)
+    sub = model.subgraphs[0]
+    (x,), (y,) = sub.inputs, sub.outputs
+    out = TensorSpec(in_shape, scale=out_scale, zero_point=out_zp)
+    sub.tensors.append(_tensor(out, len(sub.tensors), 0))
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.ADD
+    code.version = 1
+    model.operatorCodes.append(code)
+    op = schema.OperatorT()
+    op.opcodeIndex = len(model.operatorCodes) - 1
+    op.inputs, op.outputs = [int(x), int(y)], [len(sub.tensors) - 1]
+    op.builtinOptionsType, op.builtinOptions = add_options(activation)
+    sub.operators.append(op)
+    sub.outputs = [len(sub.tensors) - 1]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

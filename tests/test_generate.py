@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from conftest import fixture_path, mlperf_path
 
-from tinyexit.codegen.emitter import gemm_direct
+from tinyexit.codegen.emitter import add_slow, gemm_direct, gemm_g2, gemm_odd, gemm_slow
 from tinyexit.codegen.pipeline import compile_graph, generate
 from tinyexit.codegen.options import Options
 from tinyexit.codegen.reader import read_model
@@ -59,6 +59,41 @@ def test_library_links_no_float_helpers_on_cortex_m0plus(key, generated, tmp_pat
     float_helpers = sorted({s for s in undefined if s.startswith(("__aeabi_f", "__aeabi_d"))})
     assert float_helpers == []
     assert "malloc" not in undefined
+
+
+# tx_conv2d_gemm_s8 layers whose columns hold 4k + 2 groups of 4 elements: KWS's first convolution (10x4
+# over 1 channel: 40 elements, 10 groups; gemm_odd) and VWW's first pointwise layer (8 channels: 2 groups;
+# gemm_g2); IC's layers all hold 4k groups and AD has no convolution. A library leaves out the copies of
+# pairs_wide's loop no layer of it needs (TX_CONV2D_GEMM_NO_ODD, TX_CONV2D_GEMM_NO_G2: flash).
+GEMM_ODD = {"ic": [], "kws": [10], "vww": [], "ad": []}
+GEMM_G2 = {"ic": 0, "kws": 0, "vww": 1, "ad": 0}
+
+
+@pytest.mark.parametrize("key", ["ic", "kws", "vww", "ad"])
+def test_gemm_loop_copies_only_in_libraries_that_use_them(key, generated):
+    graph = compile_graph(read_model(mlperf_path(key)))
+    calls = [c for cs in graph.calls.values() for c in cs]
+    odd = [c.params["col_words"] // 2 for c in calls if gemm_odd(c)]
+    assert odd == GEMM_ODD[key]
+    assert sum(gemm_g2(c) for c in calls) == GEMM_G2[key]
+    common = (generated(mlperf_path(key), policy="none") / "tx_common.h").read_text()
+    assert ("#define TX_CONV2D_GEMM_NO_ODD 1" in common) == (not odd)
+    assert ("#define TX_CONV2D_GEMM_NO_G2 1" in common) == (not GEMM_G2[key])
+
+
+# Every int8-weight GEMM layer of the MLPerf models has {m, c, r} records (rq_fast) and every ADD
+# (IC's three) the fast table path, so their libraries leave both 64-bit requantization paths out.
+ADD_CALLS = {"ic": 3, "kws": 0, "vww": 0, "ad": 0}
+
+
+@pytest.mark.parametrize("key", ["ic", "kws", "vww", "ad"])
+def test_mlperf_libraries_leave_the_64_bit_requantization_out(key, generated):
+    graph = compile_graph(read_model(mlperf_path(key)))
+    calls = [c for cs in graph.calls.values() for c in cs]
+    assert not any(gemm_slow(c) or add_slow(c) for c in calls)
+    assert sum(c.kernel == "add_lut_s8" and c.params["rq_fast"] == 1 for c in calls) == ADD_CALLS[key]
+    common = (generated(mlperf_path(key), policy="none") / "tx_common.h").read_text()
+    assert "#define TX_CONV2D_GEMM_MR_ONLY 1" in common and "#define TX_ADD_LUT_FAST_ONLY 1" in common
 
 
 # The planned arena of each MLPerf model with the default int8 weights (tensors and kernel scratch), in bytes.

@@ -34,6 +34,12 @@ MODELS = {
     "add_scale_ratio_500": lambda: add_model(4, scales=(0.001, 0.5, 0.3)),
     "add_fine_output": lambda: add_model(5, scales=(0.1, 0.02, 0.004), activation="RELU_N1_TO_1"),
     "add_rank_3_vs_4": lambda: add_model(6, shapes=((1, 4, 5, 3), (4, 5, 3), (1, 4, 5, 3))),
+    # size % 4 == 0: the rq_fast path (doubled tables, {m, c, r} record), with each activation clamp
+    "add_fast_no_activation": lambda: add_model(7, shape=(1, 6, 8, 6)),
+    "add_fast_relu": lambda: add_model(8, shape=(1, 6, 8, 6), activation="RELU"),
+    "add_fast_relu6": lambda: add_model(9, shape=(1, 4, 6, 8), scales=(0.05, 0.05, 0.05), activation="RELU6"),
+    "add_fast_relu_n1_to_1": lambda: add_model(10, shape=(1, 4, 6, 8), scales=(0.1, 0.02, 0.004),
+                                               activation="RELU_N1_TO_1"),
     "concat_channels_3_inputs": lambda: concat_model([(1, 7, 9, 3), (1, 7, 9, 4), (1, 7, 9, 2)]),
     "concat_height": lambda: concat_model([(1, 3, 9, 3), (1, 4, 9, 3)], axis=1),
     "concat_width_negative_axis": lambda: concat_model([(1, 7, 2, 3), (1, 7, 5, 3)], axis=-2),
@@ -101,9 +107,17 @@ def test_concat_refusal_matches_tflm():
 
 def test_add_takes_the_table_variant():
     """Every ADD case above runs tx_add_lut_s8 (the output shift is never a left shift and the table
-    sum stays below 2^29, so gemm.requant_records always has a record; tx_add_s8 is the fallback)."""
+    sum stays below 2^29, so gemm.requant_records always has a record; tx_add_s8 is the fallback);
+    those with size % 4 == 0 (and a right shift <= 22) its rq_fast path, the others the 64-bit one."""
     from tinyexit.codegen.ops import add
 
+    fast = []
     for case in (c for c in MODELS if c.startswith("add_")):
         graph = parse_model(MODELS[case]())
-        assert [c.kernel for c in add.prepare(graph, graph.ops[0])] == ["add_lut_s8"], case
+        (call,) = add.prepare(graph, graph.ops[0])
+        assert call.kernel == "add_lut_s8", case
+        assert call.params["rq_fast"] == (call.params["size"] % 4 == 0), case
+        assert len(call.arrays["requant"].values) == (3 if call.params["rq_fast"] else 6)
+        fast.append(case) if call.params["rq_fast"] else None
+    assert fast == ["add_rank_3_vs_4", "add_fast_no_activation", "add_fast_relu", "add_fast_relu6",
+                    "add_fast_relu_n1_to_1"]

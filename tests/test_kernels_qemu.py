@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import mlperf_path
 from kernel_harness import run_tflm
-from kernel_models import conv_model, depthwise_model, pool_model
+from kernel_models import conv_model, depthwise_model, pool_model, residual_add_model
 from test_kernels_conv import fc_model
 from test_kernels_fixedpoint import mean_model
 
@@ -222,6 +222,11 @@ W8_PATHS = {
     "w8_pairs_wide_groups_mod4_0": (lambda: conv_model(seed=21, in_shape=(1, 5, 7, 16), out_c=8), 1, 1),
     # groups % 4 == 2 (K = 36 -> 40), odd out_c: pairs_wide, then output_one for the last channel.
     "w8_pairs_wide_groups_mod4_2_odd": (lambda: conv_model(seed=22, in_shape=(1, 6, 6, 4), out_c=7), 1, 1),
+    # groups == 2 (pointwise over 8 channels, VWW's first one): pairs_wide's copy without a pass loop;
+    # 5 channel pairs.
+    "w8_pairs_wide_groups_2": (lambda: conv_model(seed=29, in_shape=(1, 4, 6, 8), kernel=(1, 1), out_c=10), 1, 1),
+    # groups == 6 (pointwise over 24 channels: 2 passes, the first entered at its third group).
+    "w8_pairs_wide_groups_6": (lambda: conv_model(seed=30, in_shape=(1, 5, 6, 24), kernel=(1, 1), out_c=6), 1, 1),
     # an activation to apply (RELU6): output_block_mr.
     "w8_fast_relu6": (lambda: conv_model(seed=23, in_shape=(1, 5, 6, 8), out_c=6, activation="RELU6"), 1, 0),
     # pointwise, stride 1: each column widened straight from the input (direct), in_c % 8 == 4 (a
@@ -252,8 +257,49 @@ def test_int8_gemm_paths_match_host_and_tflm(case, tmp_path):
     path = tmp_path / f"{case}.tflite"
     path.write_bytes(model)
     lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
+    # pairs_wide's copies of its loop for 4k + 2 groups (k >= 1) and for 2 groups are compiled only into
+    # the libraries that have such layers
+    groups = call.params["col_words"] // 2
+    common = (lib / "tx_common.h").read_text()
+    assert ("#define TX_CONV2D_GEMM_NO_ODD 1" in common) == (groups % 4 == 0 or groups == 2)
+    assert ("#define TX_CONV2D_GEMM_NO_G2 1" in common) == (groups != 2)
+    # and the 64-bit records' path only into those with a layer that needs it
+    assert ("#define TX_CONV2D_GEMM_MR_ONLY 1" in common) == bool(fast)
     x, sim = _qemu_equals_host(lib, tmp_path, n=3)
     (reference,) = run_tflm(model, [x], 1)
     (exit_name,) = [e["name"] for e in load_manifest(lib)["exits"]]
     assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()
     assert len(np.unique(reference)) >= 3
+
+
+# tx_add_lut_s8 on QEMU against the host build and TFLM, in a residual block ADD(x, CONV_1x1(x)):
+# (model, rq_fast). rq_fast (size % 4 == 0) takes the word-at-a-time asm loop with its bytewise clamp;
+# a library whose ADDs all take it leaves the 64-bit path out (TX_ADD_LUT_FAST_ONLY).
+ADD_PATHS = {
+    "add_fast_no_activation": (lambda: residual_add_model(31, in_shape=(1, 6, 8, 8)), 1),
+    "add_fast_relu_in_place": (lambda: residual_add_model(32, in_shape=(1, 5, 4, 12), activation="RELU",
+                                                          out_zp=-20), 1),
+    "add_fast_relu6": (lambda: residual_add_model(33, in_shape=(1, 4, 4, 8), activation="RELU6", out_scale=0.03,
+                                                  out_zp=-128), 1),
+    "add_size_not_multiple_of_4": (lambda: residual_add_model(34, in_shape=(1, 5, 7, 6), activation="RELU"), 0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADD_PATHS))
+def test_add_paths_match_host_and_tflm(case, tmp_path):
+    make, fast = ADD_PATHS[case]
+    model = make()
+    path = tmp_path / f"{case}.tflite"
+    path.write_bytes(model)
+    lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
+    graph = read_model(path)
+    (call,) = prepare_op(graph, graph.ops[1], "size")
+    assert call.kernel == "add_lut_s8" and call.params["rq_fast"] == fast
+    assert ("#define TX_ADD_LUT_FAST_ONLY 1" in (lib / "tx_common.h").read_text()) == bool(fast)
+    x, sim = _qemu_equals_host(lib, tmp_path, n=4)
+    (reference,) = run_tflm(model, [x], 1)
+    (exit_name,) = [e["name"] for e in load_manifest(lib)["exits"]]
+    assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()
+    assert len(np.unique(reference)) >= 20
+    if call.params["act_min"] > -128:  # the clamp is reached
+        assert reference.min() == call.params["act_min"]

@@ -25,7 +25,7 @@ from ..quant import quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import int8_activation, op_error
 from .conv2d import fused_activation
-from .gemm import requant_records
+from .gemm import fast_requant, requant_records
 
 LEFT_SHIFT = 20
 
@@ -71,7 +71,14 @@ def prepare(graph: Graph, op: Op) -> list[KernelCall]:
     t0 = rescale_table(-a.quant.zero_point, in0_mult, in0_shift)
     t1 = rescale_table(-b.quant.zero_point, in1_mult, in1_shift)
     bound = int(np.abs(t0).max() + np.abs(t1).max())
-    record = requant_records(np.array([out_mult]), np.array([out_shift]), np.array([bound]))
+    # tx_mr (its shift of the sum folded into the tables, doubled; record {m, c, r}), words of 4 elements
+    fast = fast_requant(np.array([out_mult]), np.array([out_shift]), np.array([bound])) if out.size % 4 == 0 else None
+    if fast is not None:
+        record, rq_fast, what = mr_record(int(fast[0][0]), int(fast[1][0]), out.quant.zero_point), 1, "{m, c, r} [3]"
+        t0, t1 = 2 * t0, 2 * t1
+    else:
+        record = requant_records(np.array([out_mult]), np.array([out_shift]), np.array([bound]))
+        rq_fast, what = 0, "[6]"
     if record is not None:
         return [
             KernelCall(
@@ -81,11 +88,13 @@ def prepare(graph: Graph, op: Op) -> list[KernelCall]:
                     "output_offset": out.quant.zero_point,
                     "act_min": act_min,
                     "act_max": act_max,
+                    "rq_fast": rq_fast,
                 },
                 arrays={
                     "in0_table": ConstArray("int32_t", t0, "first input rescaled, by value + 128 [256]"),
                     "in1_table": ConstArray("int32_t", t1, "second input rescaled, by value + 128 [256]"),
-                    "requant": ConstArray("int32_t", record.reshape(-1), "output requantization record [6]"),
+                    "requant": ConstArray("int32_t", np.asarray(record, np.int32).reshape(-1),
+                                          f"output requantization record {what}"),
                 },
                 inputs=(op.inputs[0], op.inputs[1]),
                 outputs=(op.outputs[0],),
@@ -116,6 +125,12 @@ def prepare(graph: Graph, op: Op) -> list[KernelCall]:
             inplace={0: 0, 1: 0},
         )
     ]
+
+
+def mr_record(multiplier: int, shift: int, zero_point: int) -> list[int]:
+    """tx_mr's record {m, c, r} (tx_common.h tx_mr_record) for a right shift (or a zero multiplier)."""
+    r = -shift if shift < 0 else 1
+    return [multiplier, (1 << (r - 1)) + zero_point * (1 << r), r]
 
 
 def rescale_table(input_offset: int, multiplier: int, shift: int) -> np.ndarray:

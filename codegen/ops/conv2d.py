@@ -270,6 +270,7 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
     dil_h, dil_w = op.options["dilation"]
     rows = weights.data.reshape(out_c, k)
     requant, fast, bias = gemm_requant(requant, bias, k, out.quant.zero_point, act_min, act_max)
+    bias_array = gemm_bias(bias, rows, -inp.quant.zero_point, requant, f"[{out_c}]")
     # One output pixel per input pixel, in the same order: the output may overwrite read input.
     pointwise = (k_h, k_w, stride_h, stride_w, geometry.pad_top, geometry.pad_left) == (1, 1, 1, 1, 0, 0) and (
         (in_h, in_w) == (out_h, out_w))
@@ -301,7 +302,7 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
         },
         arrays={
             "weights": gemm_weights(rows, requant, f"'{weights.name}' [{out_c}][{k_h}][{k_w}][{in_c}]"),
-            "bias": ConstArray("int32_t", bias, f"bias [{out_c}]"),
+            "bias": bias_array,
             **requant,
         },
         inputs=(op.inputs[0],),
@@ -310,6 +311,17 @@ def gemm_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
         scratch=gemm_scratch(col_words, in_c, out_c if "mult" in requant else None),
         inplace=({0: pixelwise_inplace_offset(inp.nbytes, out.nbytes)} if pointwise else {}),
     )
+
+
+def gemm_bias(bias: np.ndarray, rows: np.ndarray, input_offset: int, requant: dict, shape: str) -> ConstArray:
+    """tx_conv2d_gemm_s8's bias array. With int8 weights (size) its columns hold the raw input values, so the
+    input offset times each row's weight sum moves into the bias: the accumulator is unchanged, and
+    |bias + offset * sum| <= |bias| + K * 128 * 127 stays within check_accumulator's bound."""
+    if "mult" not in requant:
+        return ConstArray("int32_t", bias, f"bias {shape}")
+    folded = bias.astype(np.int64) + input_offset * rows.astype(np.int64).sum(axis=1)
+    return ConstArray("int32_t", folded.astype(np.int32),
+                      f"bias + input_offset ({input_offset}) * row sums of the weights {shape} (raw columns)")
 
 
 def gemm_scratch(col_words: int, in_c: int, w8_out_c: int | None = None) -> int:

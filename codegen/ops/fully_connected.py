@@ -22,7 +22,7 @@ from ..ir import Graph, Op
 from ..quant import activation_range, quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import constant, int8_activation, op_error
-from .conv2d import (REQUANT_COMMENT, check_optimize, compact_requant, gemm_scratch, gemm_weights,
+from .conv2d import (REQUANT_COMMENT, check_optimize, compact_requant, gemm_bias, gemm_scratch, gemm_weights,
                      max_abs_acc, w8_param, with_fast_requant)
 from .gemm import padded_length, pixelwise_inplace_offset, requant_records
 
@@ -131,7 +131,7 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
             },
             arrays={
                 "weights": gemm_weights(w8, requant, f"'{weights.name}' [{units}][{depth}]"),
-                "bias": ConstArray("int32_t", bias, f"bias [{units}]"),
+                "bias": gemm_bias(bias, w8, -inp.quant.zero_point, requant, f"[{units}]"),
                 **requant,
             },
             inputs=(op.inputs[0],),

@@ -16,12 +16,13 @@
 
 #define WORDS_PER_GROUP 4 /* words between one group of 4 elements and the next */
 
-/* Zero `groups` groups of one column (padding taps and the tail), `step` words apart. */
-static void zero_groups(int32_t *dst, int32_t groups, int32_t step)
+/* Fill `groups` groups of one column (padding taps and the tail), `step` words apart, with `word`
+ * (two pair words each). */
+static void fill_groups(int32_t *dst, int32_t groups, int32_t step, int32_t word)
 {
     for (int32_t g = 0; g < groups; ++g) {
-        dst[0] = 0;
-        dst[1] = 0;
+        dst[0] = word;
+        dst[1] = word;
         dst += step;
     }
 }
@@ -62,29 +63,43 @@ static inline void fill_bytes(int8_t *dst, uint32_t splat, int32_t n)
     }
 }
 
-/* tx_widen4_s8 into a column; with three columns interleaved (step 6 words, the w8 kernel) on
- * DSP cores a loop of 8 instructions per group (the store steps its pointer: STRD post-indexed). */
+/* tx_widen4_s8 into a column; with three columns interleaved (step 6 words: the w8 kernel, whose
+ * columns hold the raw values, offset 0) on DSP cores two groups per pass of a loop of 9
+ * instructions (one LDRD of two input words, whose address is a word boundary: in_c % 4 == 0 or the
+ * gather row; the stores step their pointer: STRD post-indexed), after one group on its own when
+ * `groups` is odd. */
 static inline void widen_groups(int32_t *dst, int32_t step, const int8_t *src, int32_t groups, int32_t offset)
 {
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(TX_WEIGHTS_INT16_ONLY)
     if (step == 6) {
-        const int32_t offsets = tx_pair(offset, offset);
-        int32_t v, lo, hi;
-        if (groups <= 0) {
+        int32_t v0, v1, lo, hi;
+        (void)offset; /* 0: w8 columns hold the raw values */
+        if (groups & 1) {
+            __asm__ volatile("ldr    %[v0], [%[src]], #4\n\t"
+                             "sxtb16 %[lo], %[v0]\n\t"
+                             "sxtb16 %[hi], %[v0], ror #8\n\t"
+                             "strd   %[lo], %[hi], [%[dst]], #24\n\t"
+                             : [src] "+r"(src), [dst] "+r"(dst), [v0] "=&r"(v0), [lo] "=&r"(lo), [hi] "=&r"(hi)
+                             :
+                             : "memory");
+        }
+        int32_t pairs = groups >> 1;
+        if (pairs <= 0) {
             return;
         }
         __asm__ volatile("1:\n\t"
-                         "ldr    %[v], [%[src]], #4\n\t"
-                         "sxtb16 %[lo], %[v]\n\t"
-                         "sxtb16 %[hi], %[v], ror #8\n\t"
-                         "sadd16 %[lo], %[lo], %[off]\n\t"
-                         "sadd16 %[hi], %[hi], %[off]\n\t"
+                         "ldrd   %[v0], %[v1], [%[src]], #8\n\t"
+                         "sxtb16 %[lo], %[v0]\n\t"
+                         "sxtb16 %[hi], %[v0], ror #8\n\t"
+                         "strd   %[lo], %[hi], [%[dst]], #24\n\t"
+                         "sxtb16 %[lo], %[v1]\n\t"
+                         "sxtb16 %[hi], %[v1], ror #8\n\t"
                          "strd   %[lo], %[hi], [%[dst]], #24\n\t"
                          "subs   %[n], %[n], #1\n\t"
                          "bne    1b\n\t"
-                         : [src] "+r"(src), [dst] "+r"(dst), [n] "+r"(groups), [v] "=&r"(v), [lo] "=&r"(lo),
-                           [hi] "=&r"(hi)
-                         : [off] "r"(offsets)
+                         : [src] "+r"(src), [dst] "+r"(dst), [n] "+r"(pairs), [v0] "=&r"(v0), [v1] "=&r"(v1),
+                           [lo] "=&r"(lo), [hi] "=&r"(hi)
+                         :
                          : "cc", "memory");
         return;
     }
@@ -97,7 +112,10 @@ static inline void widen_groups(int32_t *dst, int32_t step, const int8_t *src, i
  * (stores through int32_t * may alias the int32_t fields of *p, forcing reloads). */
 typedef struct {
     int32_t in_h, in_w, in_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
-    int32_t groups, input_offset;
+    int32_t groups;
+    int32_t input_offset; /* added to each value as it is widened: 0 with w8 (raw values) */
+    int32_t zero_point;   /* the input zero point: the padding byte of the gather row */
+    int32_t pad_word;     /* a padding tap's pair words: 0 (zero point + offset), or the zero point twice (w8) */
     int32_t step; /* words from one group of a column to the next: 2 per column interleaved */
 } column_geometry;
 
@@ -118,7 +136,7 @@ static void build_column(const column_geometry g, const int8_t *in_b, int32_t y,
             dst += row_groups * g.step;
             src += row_bytes;
         }
-        zero_groups(dst, g.groups - g.k_h * row_groups, g.step);
+        fill_groups(dst, g.groups - g.k_h * row_groups, g.step, 0);
     } else if (g.in_c % 4 == 0) {
         /* Every tap is whole groups of 4: widen straight from the input. */
         const int32_t tap_groups = g.in_c / 4;
@@ -128,7 +146,7 @@ static void build_column(const column_geometry g, const int8_t *in_b, int32_t y,
             for (int32_t kx = 0; kx < g.k_w; ++kx) {
                 const int32_t ix = ix0 + kx * g.dil_w;
                 if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
-                    zero_groups(dst, tap_groups, g.step); /* padding: (zero point + offset) = 0 */
+                    fill_groups(dst, tap_groups, g.step, g.pad_word); /* padding: the zero point */
                 } else {
                     widen_groups(dst, g.step, in_b + (iy * g.in_w + ix) * g.in_c, tap_groups,
                                  g.input_offset);
@@ -136,10 +154,10 @@ static void build_column(const column_geometry g, const int8_t *in_b, int32_t y,
                 dst += tap_groups * g.step;
             }
         }
-        zero_groups(dst, g.groups - g.k_h * g.k_w * tap_groups, g.step);
+        fill_groups(dst, g.groups - g.k_h * g.k_w * tap_groups, g.step, 0);
     } else {
         /* Gather the raw bytes (padding = the zero point, which widens to 0), then widen. */
-        const uint32_t zero_points = 0x01010101u * (uint8_t)(-g.input_offset); /* the zero point, 4 times */
+        const uint32_t zero_points = 0x01010101u * (uint8_t)g.zero_point; /* the zero point, 4 times */
         int8_t *dst = gather;
         const int32_t row_inside = g.dil_w == 1 && ix0 >= 0 && ix0 + g.k_w <= g.in_w;
         const int32_t row_bytes = g.k_w * g.in_c;
@@ -322,11 +340,8 @@ static inline void output_block_mr(block_3x2 s, const int32_t *q, int8_t *d, int
 /* `pairs` whole blocks (channel pairs) of the three columns at cols, each with {m, c, r} records
  * and no activation to apply: dot_3x2_w8 and output_block_wide in one loop over channel pairs
  * (weights, bias, records and outputs stepping along), the sums never leaving registers. */
-static void pairs_wide(const int32_t *cols, int32_t groups, const int32_t *w, const int32_t *bias,
-                       const int32_t *q, int8_t *d, int32_t stride, int32_t pairs)
-{
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
-    /* OUT(c, addr): the requantized sum c (tx_mr, record in x0, x1, u0; u1 scratch), saturated, to addr. */
+/* OUT(c, addr): the requantized sum c (tx_mr, record in x0, x1, u0; u1 scratch), saturated, to addr. */
 #define TX_GEMM_OUT(c, addr) \
     "lsl    %[u1], %[" c "], #1\n\t" \
     "smmulr %[u1], %[u1], %[x0]\n\t" \
@@ -335,58 +350,86 @@ static void pairs_wide(const int32_t *cols, int32_t groups, const int32_t *w, co
     "asr    %[" c "], %[" c "], %[u0]\n\t" \
     "ssat   %[" c "], #8, %[" c "]\n\t" \
     "strb   %[" c "], " addr "\n\t"
+/* A pair's start: the sums from the bias, a at the columns. */
+#define TX_GEMM_PAIR_HEAD \
+    "0:\n\t" \
+    "ldr    %[x0], %[bias]\n\t" \
+    "ldrd   %[c00], %[c10], [%[x0]], #8\n\t" \
+    "str    %[x0], %[bias]\n\t" \
+    "mov    %[c01], %[c00]\n\t" \
+    "mov    %[c02], %[c00]\n\t" \
+    "mov    %[c11], %[c10]\n\t" \
+    "mov    %[c12], %[c10]\n\t" \
+    "ldr    %[a], %[cols]\n\t"
+/* The end of a pass of four groups (label 1): 14 registers are in use, so `end` is read from memory. */
+#define TX_GEMM_PAIR_PASS_END \
+    "ldr    %[x0], %[end]\n\t" \
+    "cmp    %[a], %[x0]\n\t" \
+    "bne    1b\n\t"
+/* A pair's end, in the freed registers (record x0 x1 u0, scratch u1, q in e0, d in e1, stride in a):
+ * the six outputs. The records are read with post-indexing and the first output of each channel is
+ * stored with pre-indexing (e1 holds d - 1, then d, then d + 1: the next pair's d - 1), so no pointer
+ * needs an ADD; the pair loop ends when e1 reaches `last` (no counter to load, decrement and store). */
+#define TX_GEMM_PAIR_TAIL \
+    "ldr    %[e0], %[q]\n\t" \
+    "ldr    %[e1], %[d]\n\t" \
+    "ldr    %[a], %[stride]\n\t" \
+    "ldrd   %[x0], %[x1], [%[e0]], #8\n\t" \
+    "ldr    %[u0], [%[e0]], #4\n\t" \
+    TX_GEMM_OUT("c00", "[%[e1], #1]!") \
+    TX_GEMM_OUT("c01", "[%[e1], %[a]]") \
+    TX_GEMM_OUT("c02", "[%[e1], %[a], lsl #1]") \
+    "ldrd   %[x0], %[x1], [%[e0]], #8\n\t" \
+    "ldr    %[u0], [%[e0]], #4\n\t" \
+    "str    %[e0], %[q]\n\t" \
+    TX_GEMM_OUT("c10", "[%[e1], #1]!") \
+    TX_GEMM_OUT("c11", "[%[e1], %[a]]") \
+    TX_GEMM_OUT("c12", "[%[e1], %[a], lsl #1]") \
+    "str    %[e1], %[d]\n\t" \
+    "ldr    %[x0], %[last]\n\t" \
+    "cmp    %[e1], %[x0]\n\t" \
+    "bne    0b\n\t"
+#define TX_GEMM_PAIR_OPERANDS \
+    : [a] "=&r"(a), [w] "+r"(w), [c00] "=&r"(c00), [c01] "=&r"(c01), [c02] "=&r"(c02), [c10] "=&r"(c10), \
+      [c11] "=&r"(c11), [c12] "=&r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), [u0] "=&r"(u0), [u1] "=&r"(u1), \
+      [e0] "=&r"(e0), [e1] "=&r"(e1), [bias] "+m"(bias), [q] "+m"(q), [d] "+m"(dm1) \
+    : [cols] "m"(cols), [end] "m"(end), [stride] "m"(stride), [last] "m"(last) \
+    : "cc", "memory"
+#endif
+
+static void pairs_wide(const int32_t *cols, int32_t groups, const int32_t *w, const int32_t *bias,
+                       const int32_t *q, int8_t *d, int32_t stride, int32_t pairs)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
     const int32_t *const end = cols + groups * W8_WORDS_PER_GROUP;
-    const int32_t odd_pair = groups & 2; /* groups % 4 == 2: each pass starts at the loop's third group */
+    /* Output addresses as integers: the loop keeps d - 1, which may lie before the output array. */
+    uintptr_t dm1 = (uintptr_t)d - 1u;
+    const uintptr_t last = (uintptr_t)d + (uintptr_t)(2 * pairs) - 1u; /* dm1 after the last pair */
     int32_t c00, c01, c02, c10, c11, c12, x0, x1, u0, u1, e0, e1;
     const int32_t *a;
-    /* Per pair: the sums from the bias, the dot product (as dot_3x2_w8), then in the freed
-     * registers (record x0 x1 u0, scratch u1, q in e0, d in e1, stride in a) the six outputs. */
-    __asm__ volatile("0:\n\t"
-                     "ldr    %[x0], %[bias]\n\t"
-                     "ldrd   %[c00], %[c10], [%[x0]], #8\n\t"
-                     "str    %[x0], %[bias]\n\t"
-                     "mov    %[c01], %[c00]\n\t"
-                     "mov    %[c02], %[c00]\n\t"
-                     "mov    %[c11], %[c10]\n\t"
-                     "mov    %[c12], %[c10]\n\t"
-                     "ldr    %[a], %[cols]\n\t"
-                     "ldr    %[x0], %[odd]\n\t"
-                     "cmp    %[x0], #0\n\t"
-                     "bne    2f\n\t"
-                     "1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
-                     "2:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
-                     "ldr    %[x0], %[end]\n\t"
-                     "cmp    %[a], %[x0]\n\t"
-                     "bne    1b\n\t"
-                     "ldr    %[e0], %[q]\n\t"
-                     "ldr    %[e1], %[d]\n\t"
-                     "ldr    %[a], %[stride]\n\t"
-                     "ldrd   %[x0], %[x1], [%[e0]]\n\t"
-                     "ldr    %[u0], [%[e0], #8]\n\t"
-                     TX_GEMM_OUT("c00", "[%[e1]]")
-                     TX_GEMM_OUT("c01", "[%[e1], %[a]]")
-                     TX_GEMM_OUT("c02", "[%[e1], %[a], lsl #1]")
-                     "ldrd   %[x0], %[x1], [%[e0], #12]\n\t"
-                     "ldr    %[u0], [%[e0], #20]\n\t"
-                     "add    %[e0], %[e0], #24\n\t"
-                     "str    %[e0], %[q]\n\t"
-                     "add    %[e1], %[e1], #1\n\t"
-                     TX_GEMM_OUT("c10", "[%[e1]]")
-                     TX_GEMM_OUT("c11", "[%[e1], %[a]]")
-                     TX_GEMM_OUT("c12", "[%[e1], %[a], lsl #1]")
-                     "add    %[e1], %[e1], #1\n\t"
-                     "str    %[e1], %[d]\n\t"
-                     "ldr    %[x0], %[pairs]\n\t"
-                     "subs   %[x0], %[x0], #1\n\t"
-                     "str    %[x0], %[pairs]\n\t"
-                     "bne    0b\n\t"
-                     : [a] "=&r"(a), [w] "+r"(w), [c00] "=&r"(c00), [c01] "=&r"(c01), [c02] "=&r"(c02),
-                       [c10] "=&r"(c10), [c11] "=&r"(c11), [c12] "=&r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1),
-                       [u0] "=&r"(u0), [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1), [bias] "+m"(bias),
-                       [q] "+m"(q), [d] "+m"(d), [pairs] "+m"(pairs)
-                     : [cols] "m"(cols), [end] "m"(end), [odd] "m"(odd_pair), [stride] "m"(stride)
-                     : "cc", "memory");
-#undef TX_GEMM_OUT
+    /* Per pair: the sums from the bias, the dot product (as dot_3x2_w8), the six outputs. Passes of
+     * four groups; when groups % 4 == 2 the first pass starts at its third group, and two groups
+     * (8-channel pointwise layers) take no pass loop at all: copies of the loop, so that the choice is
+     * made once per call, not once per pair, each only in libraries with such a layer
+     * (codegen/emitter.py gemm_odd, gemm_g2). */
+#if !defined(TX_CONV2D_GEMM_NO_G2)
+    if (groups == 2) {
+        __asm__ volatile(TX_GEMM_PAIR_HEAD TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_PAIR_TAIL
+                         TX_GEMM_PAIR_OPERANDS);
+        return;
+    }
+#endif
+#if !defined(TX_CONV2D_GEMM_NO_ODD)
+    if (groups % 4 != 0) {
+        __asm__ volatile(TX_GEMM_PAIR_HEAD "b      2f\n\t"
+                         "1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
+                         "2:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_PAIR_PASS_END TX_GEMM_PAIR_TAIL
+                         TX_GEMM_PAIR_OPERANDS);
+        return;
+    }
+#endif
+    __asm__ volatile(TX_GEMM_PAIR_HEAD "1:\n\t" TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2 TX_GEMM_GROUP_3X2
+                     TX_GEMM_GROUP_3X2 TX_GEMM_PAIR_PASS_END TX_GEMM_PAIR_TAIL TX_GEMM_PAIR_OPERANDS);
 #else
     for (int32_t k = 0; k < pairs; ++k) {
         const block_3x2 s = dot_3x2_w8(cols, w, groups, (block_3x2){bias[0], bias[0], bias[0], bias[1], bias[1],
@@ -419,8 +462,8 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
 {
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
     const column_geometry g = {p->in_h, p->in_w, p->in_c, p->k_h, p->k_w, p->stride_h, p->stride_w, p->dil_h,
-                               p->dil_w, p->pad_top, p->pad_left, p->col_words / 2, p->input_offset,
-                               W8_WORDS_PER_GROUP};
+                               p->dil_w, p->pad_top, p->pad_left, p->col_words / 2, 0, -p->input_offset,
+                               tx_pair(-p->input_offset, -p->input_offset), W8_WORDS_PER_GROUP};
     const int32_t groups = g.groups; /* even: columns are a multiple of 8 elements */
     const int32_t col_words = p->col_words, out_c = p->out_c, out_w = p->out_w, batches = p->batches;
     const int32_t pixels = p->out_h * out_w;
@@ -428,8 +471,13 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
     int32_t *cols = (int32_t *)(void *)scratch;
     int8_t *gather = scratch + 12 * col_words;
     int32_t *const records = (int32_t *)(void *)(scratch + TX_CONV2D_GEMM_S8_W8_SCRATCH(col_words, g.in_c, 0));
-    /* rq_fast: {m, c, r} records (tx_mr); otherwise the 64-bit ones (tx_output_rs). */
+    /* rq_fast: {m, c, r} records (tx_mr); otherwise the 64-bit ones (tx_output_rs), a path left out of
+     * libraries whose layers all have rq_fast (codegen/emitter.py gemm_slow). */
+#if defined(TX_CONV2D_GEMM_MR_ONLY)
+    const int32_t fast = 1;
+#else
     const int32_t fast = p->rq_fast;
+#endif
     const int32_t rw = fast ? TX_MR_WORDS : TX_RECORD_WORDS; /* words per record */
     const int32_t wide = act_min == -128 && act_max == 127; /* no activation to apply: one SSAT */
     for (int32_t c = 0; c < out_c; ++c) {
@@ -450,10 +498,18 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
 #else
     const int32_t direct = g.k_h == 1 && g.k_w == 1 && g.in_h == p->out_h && g.in_w == out_w && g.in_c % 4 == 0;
 #endif
+    /* pairs_wide serves groups % 4 == 2 only where the library compiled those copies in. */
+    int32_t pair_loop = groups % 4 == 0;
+#if !defined(TX_CONV2D_GEMM_NO_G2)
+    pair_loop |= groups == 2;
+#endif
+#if !defined(TX_CONV2D_GEMM_NO_ODD)
+    pair_loop |= groups % 4 == 2;
+#endif
     const int32_t in_groups = g.in_c / 4;
     if (direct) {
         for (int32_t i = 0; i < 3; ++i) {
-            zero_groups(cols + 2 * i + in_groups * W8_WORDS_PER_GROUP, groups - in_groups, W8_WORDS_PER_GROUP);
+            fill_groups(cols + 2 * i + in_groups * W8_WORDS_PER_GROUP, groups - in_groups, W8_WORDS_PER_GROUP, 0);
         }
     }
 
@@ -478,7 +534,7 @@ static void conv_w8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8_t 
             /* Why no accumulator overflows: as in tx_conv2d_gemm_s8 below. */
             const int32_t whole = n == 3 ? fast_pairs : 0; /* channel pairs of full {m, c, r} blocks */
             int32_t k = 0;
-            if (whole > 0 && wide) {
+            if (whole > 0 && wide && pair_loop) {
                 pairs_wide(cols, groups, weights, bias, records, out_b + pix * out_c, out_c, whole);
                 k = whole;
             }
@@ -516,7 +572,7 @@ void tx_conv2d_gemm_s8(const tx_conv2d_gemm_s8_params *p, const int8_t *in, int8
     }
     const column_geometry g = {p->in_h, p->in_w, p->in_c, p->k_h, p->k_w, p->stride_h, p->stride_w, p->dil_h,
                                p->dil_w, p->pad_top, p->pad_left, p->col_words / 2, p->input_offset,
-                               WORDS_PER_GROUP};
+                               -p->input_offset, 0, WORDS_PER_GROUP};
     const int32_t groups = g.groups; /* even: columns are a multiple of 8 elements */
     const int32_t col_words = p->col_words, out_c = p->out_c, out_w = p->out_w, batches = p->batches;
     const int32_t pixels = p->out_h * out_w;

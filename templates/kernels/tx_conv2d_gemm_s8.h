@@ -14,6 +14,11 @@
  * column's element order: within each group of 4 elements [k0 k1 k2 k3] the
  * words are (k0, k2) and (k1, k3) (see tx_widen4_s8 in tx_common.h); the
  * layouts of weights and scratch are described in tx_conv2d_gemm_s8.c.
+ *
+ * With int8 weights (w8) the columns hold the raw input values (padding taps:
+ * the zero point) and `bias` holds bias + input_offset * the sum of the
+ * channel's weights (codegen/ops/conv2d.py gemm_bias): the same accumulator,
+ * one SADD16 less per two column words.
  */
 #ifndef TX_CONV2D_GEMM_S8_H
 #define TX_CONV2D_GEMM_S8_H
@@ -44,7 +49,8 @@ typedef struct {
     int32_t act_max;          /* act_min <= act_max <= 127                                */
     const int32_t *weights;   /* [(out_c+1)/2][col_words/2][2][2] pair words: channel pairs
                                  interleaved per group of 4 (tx_conv2d_gemm_s8.c)          */
-    const int32_t *bias;      /* [out_c] (zeros when the model has no bias)               */
+    const int32_t *bias;      /* [out_c] (zeros when the model has no bias); w8: plus
+                                 input_offset * the channel's weight sum                 */
     const int32_t *requant;   /* [channels][6] requantization records: tx_output_rs in
                                  tx_common.h (NULL when w8)                                 */
     /* optimize=size (w8 = 1): weights hold int8 values, 4 to a word, and each channel's
