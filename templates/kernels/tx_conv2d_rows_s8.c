@@ -1,0 +1,289 @@
+/* tx_conv2d_rows_s8: see tx_conv2d_rows_s8.h for the arithmetic, the layouts and the parameters.
+ *
+ * Per output row: the k_h input rows it needs are widened into their slots (row fy of the
+ * padded input lives in slot fy % k_h, so with stride_h < k_h a row is widened once and
+ * reused by the next output rows), then blocks of three output pixels x two channels. On
+ * cores with the DSP extension, with no activation to apply and the shapes of first layers
+ * and exit heads (frame_c 4 or 6, k_w 1 or 3), one inline-asm loop per shape runs every
+ * channel pair of a block with its sums in registers; elsewhere the same words go through
+ * the C loop (tx_smlad).
+ */
+#include "tx_conv2d_rows_s8.h"
+#include "tx_common.h"
+
+/* The values the row and block loops read, copied out of the params (locals cannot alias
+ * the int16/int8 stores). */
+typedef struct {
+    int32_t in_h, in_w, in_c, k_h, k_w, pad_top, pad_left, frame_c, frame_w, input_offset;
+    int32_t out_c, groups, half; /* per kernel row: groups of 4 values, and a last pair (0/1) */
+} rows_geometry;
+
+/* Widen row fy of the padded input (fy - pad_top of the input, zeros outside it) into dst:
+ * frame_w pixels of frame_c int16 values. */
+static void widen_row(const rows_geometry *g, const int8_t *in_b, int32_t fy, int16_t *dst)
+{
+    const int32_t iy = fy - g->pad_top, n = g->frame_w * g->frame_c, in_c = g->in_c, frame_c = g->frame_c;
+    int32_t *words = (int32_t *)(void *)dst;
+    for (int32_t i = 0; i < n / 2; ++i) { /* n is even: frame_c is */
+        words[i] = 0;
+    }
+    if (iy < 0 || iy >= g->in_h) {
+        return;
+    }
+    const int8_t *src = in_b + iy * g->in_w * in_c;
+    int16_t *px = dst + g->pad_left * frame_c;
+    for (int32_t x = 0; x < g->in_w; ++x) {
+        for (int32_t c = 0; c < in_c; ++c) {
+            px[c] = (int16_t)(src[c] + g->input_offset);
+        }
+        src += in_c;
+        px += frame_c;
+    }
+}
+
+/* The output of sum acc with {m, c, r} record q, clamped to [act_min, act_max]. */
+static inline int8_t out_mr(int32_t acc, const int32_t *q, int32_t act_min, int32_t act_max)
+{
+    return (int8_t)tx_clamp(tx_mr(acc, q[0], q[1], q[2]), act_min, act_max);
+}
+
+/* The pair word (a[0], a[1]) of two int16 values. */
+static inline int32_t pair_at(const int16_t *a)
+{
+    return tx_pair(a[0], a[1]);
+}
+
+/* One block in C: three pixels whose kernel row ky starts at rows[ky], every channel pair;
+ * outputs to d[px * out_c + ch]. */
+static void block_c(const rows_geometry *g, const int16_t *const *rows, const int32_t *w, const int32_t *bias,
+                    const int32_t *records, int8_t *d, int32_t act_min, int32_t act_max)
+{
+    const int32_t fc = g->frame_c;
+    for (int32_t ch = 0; ch < g->out_c; ch += 2) {
+        int32_t s0[3] = {bias[ch], bias[ch], bias[ch]}, s1[3] = {bias[ch + 1], bias[ch + 1], bias[ch + 1]};
+        for (int32_t ky = 0; ky < g->k_h; ++ky) {
+            const int16_t *a = rows[ky];
+            for (int32_t k = 0; k < g->groups; ++k) {
+                const int32_t e0 = tx_sxtb16_even(w[0]), o0 = tx_sxtb16_odd(w[0]);
+                const int32_t e1 = tx_sxtb16_even(w[1]), o1 = tx_sxtb16_odd(w[1]);
+                for (int32_t i = 0; i < 3; ++i) {
+                    const int32_t lo = pair_at(a + i * fc), hi = pair_at(a + i * fc + 2);
+                    s0[i] = tx_smlad(hi, o0, tx_smlad(lo, e0, s0[i]));
+                    s1[i] = tx_smlad(hi, o1, tx_smlad(lo, e1, s1[i]));
+                }
+                a += 4;
+                w += 2;
+            }
+            if (g->half) {
+                const int32_t e = tx_sxtb16_even(w[0]), o = tx_sxtb16_odd(w[0]); /* channel 0, channel 1 */
+                for (int32_t i = 0; i < 3; ++i) {
+                    const int32_t v = pair_at(a + i * fc);
+                    s0[i] = tx_smlad(v, e, s0[i]);
+                    s1[i] = tx_smlad(v, o, s1[i]);
+                }
+                w += 1;
+            }
+        }
+        for (int32_t i = 0; i < 3; ++i) {
+            d[i * g->out_c + ch] = out_mr(s0[i], records + 3 * ch, act_min, act_max);
+            d[i * g->out_c + ch + 1] = out_mr(s1[i], records + 3 * ch + 3, act_min, act_max);
+        }
+    }
+}
+
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
+#define TX_ROWS_STR(x) #x
+#define TX_ROWS_XSTR(x) TX_ROWS_STR(x)
+
+/* GROUP(P): 4 values of the kernel row, three pixels P bytes apart, two channels: 1 LDRD of
+ * two weight words, 4 SXTB16, 3 LDRD of activations, 12 SMLAD (24 MACs). */
+#define TX_ROWS_GROUP(P) \
+    "ldrd   %[u0], %[u1], [%[w]], #8\n\t" \
+    "ldrd   %[x0], %[x1], [%[a]], #8\n\t" \
+    "sxtb16 %[e0], %[u0]\n\t" \
+    "sxtb16 %[u0], %[u0], ror #8\n\t" \
+    "sxtb16 %[e1], %[u1]\n\t" \
+    "sxtb16 %[u1], %[u1], ror #8\n\t" \
+    "smlad  %[c00], %[x0], %[e0], %[c00]\n\t" \
+    "smlad  %[c00], %[x1], %[u0], %[c00]\n\t" \
+    "smlad  %[c10], %[x0], %[e1], %[c10]\n\t" \
+    "smlad  %[c10], %[x1], %[u1], %[c10]\n\t" \
+    "ldrd   %[x0], %[x1], [%[a], #" TX_ROWS_XSTR(P) "-8]\n\t" \
+    "smlad  %[c01], %[x0], %[e0], %[c01]\n\t" \
+    "smlad  %[c01], %[x1], %[u0], %[c01]\n\t" \
+    "smlad  %[c11], %[x0], %[e1], %[c11]\n\t" \
+    "smlad  %[c11], %[x1], %[u1], %[c11]\n\t" \
+    "ldrd   %[x0], %[x1], [%[a], #2*" TX_ROWS_XSTR(P) "-8]\n\t" \
+    "smlad  %[c02], %[x0], %[e0], %[c02]\n\t" \
+    "smlad  %[c02], %[x1], %[u0], %[c02]\n\t" \
+    "smlad  %[c12], %[x0], %[e1], %[c12]\n\t" \
+    "smlad  %[c12], %[x1], %[u1], %[c12]\n\t"
+
+/* HALF(P): the last two values of the kernel row: one weight word for both channels, 2 SXTB16,
+ * 3 LDR, 6 SMLAD (12 MACs). */
+#define TX_ROWS_HALF(P) \
+    "ldr    %[u0], [%[w]], #4\n\t" \
+    "ldr    %[x0], [%[a]]\n\t" \
+    "ldr    %[x1], [%[a], #" TX_ROWS_XSTR(P) "]\n\t" \
+    "sxtb16 %[e0], %[u0]\n\t" \
+    "sxtb16 %[u0], %[u0], ror #8\n\t" \
+    "smlad  %[c00], %[x0], %[e0], %[c00]\n\t" \
+    "smlad  %[c10], %[x0], %[u0], %[c10]\n\t" \
+    "smlad  %[c01], %[x1], %[e0], %[c01]\n\t" \
+    "smlad  %[c11], %[x1], %[u0], %[c11]\n\t" \
+    "ldr    %[x0], [%[a], #2*" TX_ROWS_XSTR(P) "]\n\t" \
+    "smlad  %[c02], %[x0], %[e0], %[c02]\n\t" \
+    "smlad  %[c12], %[x0], %[u0], %[c12]\n\t"
+
+/* OUT(c, addr): the requantized sum c (tx_mr, record in x0, x1, u0; u1 scratch), saturated, to addr. */
+#define TX_ROWS_OUT(c, addr) \
+    "lsl    %[u1], %[" c "], #1\n\t" \
+    "smmulr %[u1], %[u1], %[x0]\n\t" \
+    "add    %[" c "], %[u1], %[x1]\n\t" \
+    "add    %[" c "], %[" c "], %[u1], asr #31\n\t" \
+    "asr    %[" c "], %[" c "], %[u0]\n\t" \
+    "ssat   %[" c "], #8, %[" c "]\n\t" \
+    "strb   %[" c "], " addr "\n\t"
+
+/* One block, every channel pair (`pairs`), no activation to apply: per pair the sums from the
+ * bias, then per kernel row (row pointers rows[0..k_h)) G groups and H last pairs, then the six
+ * outputs (records q, outputs d, out_c = stride bytes between pixels). 14 registers: the loop
+ * state lives in memory. */
+#define TX_ROWS_PAIRS(NAME, P, G, H) \
+static void NAME(const int16_t *const *rows, const int16_t *const *rows_end, const int32_t *w, const int32_t *bias, \
+                 const int32_t *q, int8_t *d, int32_t stride, int32_t pairs) \
+{ \
+    int32_t c00, c01, c02, c10, c11, c12, x0, x1, u0, u1, e0, e1; \
+    const int16_t *a; \
+    const int16_t *const *cur; \
+    __asm__ volatile("0:\n\t" \
+                     "ldr    %[x0], %[bias]\n\t" \
+                     "ldrd   %[c00], %[c10], [%[x0]], #8\n\t" \
+                     "str    %[x0], %[bias]\n\t" \
+                     "mov    %[c01], %[c00]\n\t" \
+                     "mov    %[c02], %[c00]\n\t" \
+                     "mov    %[c11], %[c10]\n\t" \
+                     "mov    %[c12], %[c10]\n\t" \
+                     "ldr    %[x0], %[rows]\n\t" \
+                     "1:\n\t" \
+                     "ldr    %[a], [%[x0]], #4\n\t" \
+                     "str    %[x0], %[cur]\n\t" \
+                     ".rept " #G "\n\t" TX_ROWS_GROUP(P) ".endr\n\t" \
+                     ".if " #H "\n\t" TX_ROWS_HALF(P) ".endif\n\t" \
+                     "ldr    %[x0], %[cur]\n\t" \
+                     "ldr    %[x1], %[end]\n\t" \
+                     "cmp    %[x0], %[x1]\n\t" \
+                     "bne    1b\n\t" \
+                     "ldr    %[e0], %[q]\n\t" \
+                     "ldr    %[e1], %[d]\n\t" \
+                     "ldr    %[a], %[stride]\n\t" \
+                     "ldrd   %[x0], %[x1], [%[e0]]\n\t" \
+                     "ldr    %[u0], [%[e0], #8]\n\t" \
+                     TX_ROWS_OUT("c00", "[%[e1]]") \
+                     TX_ROWS_OUT("c01", "[%[e1], %[a]]") \
+                     TX_ROWS_OUT("c02", "[%[e1], %[a], lsl #1]") \
+                     "ldrd   %[x0], %[x1], [%[e0], #12]\n\t" \
+                     "ldr    %[u0], [%[e0], #20]\n\t" \
+                     "add    %[e0], %[e0], #24\n\t" \
+                     "str    %[e0], %[q]\n\t" \
+                     "add    %[e1], %[e1], #1\n\t" \
+                     TX_ROWS_OUT("c10", "[%[e1]]") \
+                     TX_ROWS_OUT("c11", "[%[e1], %[a]]") \
+                     TX_ROWS_OUT("c12", "[%[e1], %[a], lsl #1]") \
+                     "add    %[e1], %[e1], #1\n\t" \
+                     "str    %[e1], %[d]\n\t" \
+                     "ldr    %[x0], %[pairs]\n\t" \
+                     "subs   %[x0], %[x0], #1\n\t" \
+                     "str    %[x0], %[pairs]\n\t" \
+                     "bne    0b\n\t" \
+                     : [a] "=&r"(a), [w] "+r"(w), [c00] "=&r"(c00), [c01] "=&r"(c01), [c02] "=&r"(c02), \
+                       [c10] "=&r"(c10), [c11] "=&r"(c11), [c12] "=&r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), \
+                       [u0] "=&r"(u0), [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1), [bias] "+m"(bias), \
+                       [q] "+m"(q), [d] "+m"(d), [pairs] "+m"(pairs), [cur] "=m"(cur) \
+                     : [rows] "m"(rows), [end] "m"(rows_end), [stride] "m"(stride) \
+                     : "cc", "memory"); \
+}
+
+/* The shapes of 3x3 and 1x1 kernels over 3 (frame_c 4) and 6 (frame_c 6) channels. */
+TX_ROWS_PAIRS(pairs_c4_k1, 8, 1, 0)
+TX_ROWS_PAIRS(pairs_c4_k3, 8, 3, 0)
+TX_ROWS_PAIRS(pairs_c6_k1, 12, 1, 1)
+TX_ROWS_PAIRS(pairs_c6_k3, 12, 4, 1)
+#undef TX_ROWS_PAIRS
+#undef TX_ROWS_OUT
+#undef TX_ROWS_HALF
+#undef TX_ROWS_GROUP
+
+typedef void (*pairs_fn)(const int16_t *const *, const int16_t *const *, const int32_t *, const int32_t *,
+                         const int32_t *, int8_t *, int32_t, int32_t);
+
+/* The asm loop for this shape, or NULL (the C loop). */
+static pairs_fn pairs_for(int32_t frame_c, int32_t k_w)
+{
+    if (k_w == 1) {
+        return frame_c == 4 ? pairs_c4_k1 : frame_c == 6 ? pairs_c6_k1 : 0;
+    }
+    if (k_w == 3) {
+        return frame_c == 4 ? pairs_c4_k3 : frame_c == 6 ? pairs_c6_k3 : 0;
+    }
+    return 0;
+}
+#endif
+
+void tx_conv2d_rows_s8(const tx_conv2d_rows_s8_params *p, const int8_t *in, int8_t *out, int8_t *scratch)
+{
+    const int32_t k_h = p->k_h, out_c = p->out_c, out_w = p->out_w, out_h = p->out_h, stride_h = p->stride_h;
+    const int32_t act_min = p->act_min, act_max = p->act_max, row_values = p->k_w * p->frame_c;
+    const rows_geometry g = {p->in_h, p->in_w, p->in_c, k_h, p->k_w, p->pad_top, p->pad_left, p->frame_c,
+                             p->frame_w, p->input_offset, out_c, row_values / 4, (row_values % 4) / 2};
+    const int16_t *rows[TX_CONV2D_ROWS_MAX_K_H];  /* the block's kernel rows */
+    int32_t slot_row[TX_CONV2D_ROWS_MAX_K_H];      /* the padded input row each slot holds */
+    int32_t *records = (int32_t *)(void *)scratch;
+    int8_t *tmp = scratch + 12 * out_c;
+    int16_t *frame = (int16_t *)(void *)(tmp + 4 * ((3 * out_c + 3) / 4));
+    const int32_t slot_values = p->frame_w * p->frame_c;
+    const int32_t *const weights = p->weights, *const bias = p->bias;
+    for (int32_t c = 0; c < out_c; ++c) {
+        tx_mr_record(p->mult[c], p->shift[c], p->output_offset, records + TX_MR_WORDS * c);
+    }
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
+    const pairs_fn fast = act_min == -128 && act_max == 127 ? pairs_for(g.frame_c, g.k_w) : 0;
+#endif
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = in + b * g.in_h * g.in_w * g.in_c;
+        int8_t *out_b = out + b * out_h * out_w * out_c;
+        for (int32_t s = 0; s < k_h; ++s) {
+            slot_row[s] = -1; /* no input row widened yet in this batch */
+        }
+        for (int32_t y = 0; y < out_h; ++y) {
+            const int32_t fy0 = y * stride_h;
+            for (int32_t ky = 0; ky < k_h; ++ky) {
+                const int32_t s = (fy0 + ky) % k_h;
+                if (slot_row[s] != fy0 + ky) {
+                    widen_row(&g, in_b, fy0 + ky, frame + s * slot_values);
+                    slot_row[s] = fy0 + ky;
+                }
+            }
+            for (int32_t x = 0; x < out_w; x += 3) {
+                const int32_t n = out_w - x < 3 ? out_w - x : 3; /* past the row's end: sums unused */
+                int8_t *dst = out_b + (y * out_w + x) * out_c;
+                int8_t *d = n == 3 ? dst : tmp;
+                for (int32_t ky = 0; ky < k_h; ++ky) {
+                    rows[ky] = frame + ((fy0 + ky) % k_h) * slot_values + x * g.frame_c;
+                }
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
+                if (fast) {
+                    fast(rows, rows + k_h, weights, bias, records, d, out_c, out_c / 2);
+                } else {
+                    block_c(&g, rows, weights, bias, records, d, act_min, act_max);
+                }
+#else
+                block_c(&g, rows, weights, bias, records, d, act_min, act_max);
+#endif
+                for (int32_t i = 0; i < n * out_c && n < 3; ++i) {
+                    dst[i] = tmp[i];
+                }
+            }
+        }
+    }
+}
