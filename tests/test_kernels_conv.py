@@ -64,9 +64,9 @@ CONV_CASES = {
 # convolutions only (a left-shifting requantization goes fast too: gemm.requant_records).
 REFERENCE_CASES = {"grouped"}
 CONV_VARIANTS = {case: "conv2d_s8" if case in REFERENCE_CASES else "conv2d_gemm_s8" for case in CONV_CASES}
-# With int8 weights (optimize=size) these take tx_conv2d_rows_s8 instead of the GEMM: 5 input channels, a 1xN or
-# 3xN kernel, stride 1 along the width, even out_c <= 12, nothing to clamp (conv2d.rows_call).
-ROWS_SIZE_CASES = {"batch_2", "input_zero_point_min", "kernel_1x1", "kernel_5x3_s2x1", "no_bias", "per_tensor_weights"}
+# With int8 weights (optimize=size) these take tx_conv2d_rows_s8 instead of the GEMM: 5 input channels, a 1x1 or
+# 3x3 kernel, stride 1 along the width, even out_c <= 12, nothing to clamp (conv2d.rows_call).
+ROWS_SIZE_CASES = {"batch_2", "input_zero_point_min", "kernel_1x1", "no_bias", "per_tensor_weights"}
 
 
 def conv_variant(case: str, optimize: str) -> str:
@@ -239,7 +239,7 @@ def test_conv2d_c1_matches_tflm(case, workdir):
 
 # The widened-rows variant (optimize=size; speed keeps the GEMM): the shapes of ee_resnet's stage 0 (3x3 over 3
 # and 6 channels, a 1x1 exit head over 6), 2 channels, a short last block of each output row, stride 2 down
-# the height, a 5-row kernel, batches, both zero-point extremes.
+# the height, batches, both zero-point extremes.
 ROWS_CASES = {
     "rows_3x3_c3_stem": dict(in_shape=(1, 12, 12, 3), out_c=6),
     "rows_3x3_c6_relu_zp_min": dict(in_shape=(1, 12, 12, 6), out_c=6, activation="RELU", out_zp=-128),
@@ -247,15 +247,16 @@ ROWS_CASES = {
     "rows_1x1_c3_short_block": dict(in_shape=(1, 4, 7, 3), kernel=(1, 1), out_c=2),
     "rows_3x3_c2_valid": dict(in_shape=(1, 6, 7, 2), out_c=2, padding="VALID"),
     "rows_3x3_c5_s2x1_batch_2": dict(in_shape=(2, 7, 8, 5), out_c=4, stride=(2, 1), in_zp=127),
-    "rows_5x3_c3_short_block": dict(in_shape=(1, 9, 7, 3), kernel=(5, 3), out_c=8, in_zp=-128),
+    "rows_3x3_c3_short_block": dict(in_shape=(1, 9, 7, 3), out_c=8, in_zp=-128),
 }
 # Shapes that stay on the GEMM with int8 weights: too many output channels, an odd count, a clamp to apply,
-# a kernel width without a DSP loop, stride 2 along the width.
+# a kernel without a DSP loop, stride 2 along the width.
 NOT_ROWS_CASES = {
     "out_c_14": dict(in_shape=(1, 6, 6, 3), out_c=14),
     "odd_out_c": dict(in_shape=(1, 6, 6, 6), out_c=5),
     "relu6": dict(in_shape=(1, 6, 6, 6), out_c=6, activation="RELU6"),
     "kernel_3x2": dict(in_shape=(1, 6, 6, 3), out_c=6, kernel=(3, 2)),
+    "kernel_5x3": dict(in_shape=(1, 6, 6, 3), out_c=6, kernel=(5, 3)),
     "stride_1x2": dict(in_shape=(1, 6, 6, 3), out_c=6, stride=(1, 2)),
 }
 

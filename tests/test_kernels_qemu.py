@@ -244,14 +244,14 @@ def test_int8_gemm_paths_match_host_and_tflm(case, tmp_path):
 
 
 # tx_conv2d_rows_s8's four asm loops (3 or 6 channels widened to 4 or 6 values, 1x1 or 3x3 kernels), a short
-# last block, stride 2 down the height, a 5-row kernel, two batches; on the M4 and the M7.
+# last block, stride 2 down the height, two batches; on the M4 and the M7.
 ROWS_ONE_OP = {
     "rows_c4_k3_stem": dict(seed=31, in_shape=(1, 12, 12, 3), out_c=6),
     "rows_c6_k3_relu_zp_min": dict(seed=32, in_shape=(1, 12, 12, 6), out_c=6, activation="RELU", out_zp=-128),
     "rows_c6_k1_head": dict(seed=33, in_shape=(1, 12, 12, 6), kernel=(1, 1), out_c=12),
     "rows_c4_k1_short_block": dict(seed=34, in_shape=(1, 4, 7, 3), kernel=(1, 1), out_c=2),
     "rows_c6_k3_s2x1_batch_2_c5": dict(seed=35, in_shape=(2, 7, 8, 5), out_c=4, stride=(2, 1), in_zp=127),
-    "rows_c4_k5x3_short_block_c2": dict(seed=36, in_shape=(1, 9, 7, 2), kernel=(5, 3), out_c=8, in_zp=-128),
+    "rows_c4_k3_short_block_c2": dict(seed=36, in_shape=(1, 9, 7, 2), out_c=8, in_zp=-128),
 }
 
 

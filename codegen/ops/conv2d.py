@@ -260,8 +260,7 @@ def c1_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min: i
 
 
 ROWS_IN_C = (2, 3, 5, 6)  # tx_conv2d_rows_s8's input channels: 4 or 6 widened values per pixel, not a multiple of 4
-ROWS_K_W = (1, 3)  # kernel widths its DSP loops are written for (1x1 and 3x3 kernels)
-ROWS_MAX_K_H = 8  # TX_CONV2D_ROWS_MAX_K_H
+ROWS_KERNELS = ((1, 1), (3, 3))  # the kernels its DSP loops are written for (exit heads, first layers)
 ROWS_MAX_OUT_C = 12  # see rows_call
 
 
@@ -279,8 +278,7 @@ def rows_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
               inp: Tensor, out: Tensor) -> KernelCall | None:
     """tx_conv2d_rows_s8 (see its header) for the shapes of first layers and exit heads, or None (the GEMM).
 
-    Taken with 2, 3, 5 or 6 input channels, a 1xN or 3xN kernel (N <= 8 rows), stride 1 along the
-    width, no dilation, an even number of output channels, no activation to clamp (its DSP loops
+    Taken with 2, 3, 5 or 6 input channels, a 1x1 or 3x3 kernel, stride 1 along the width, no dilation, an even number of output channels, no activation to clamp (its DSP loops
     saturate only) and tx_mr requantization: there the GEMM's columns cost a byte gather and a
     widen per element of every column, about as much as the products. At most 12 output channels:
     with more, the GEMM shares each column among more channel pairs, and a library whose only such
@@ -291,7 +289,7 @@ def rows_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min:
     _, k_h, k_w, _ = weights.shape
     stride_h, stride_w = op.options["stride"]
     frame_c, frame_w = frame_channels(in_c), rows_frame_w(out_w, k_w)
-    if (in_c not in ROWS_IN_C or k_w not in ROWS_K_W or k_h > ROWS_MAX_K_H or stride_w != 1
+    if (in_c not in ROWS_IN_C or (k_h, k_w) not in ROWS_KERNELS or stride_w != 1
             or tuple(op.options["dilation"]) != (1, 1) or out_c % 2 or out_c > ROWS_MAX_OUT_C
             or (act_min, act_max) != (-128, 127) or geometry.pad_left + in_w > frame_w):
         return None

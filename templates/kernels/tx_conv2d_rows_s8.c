@@ -11,6 +11,8 @@
 #include "tx_conv2d_rows_s8.h"
 #include "tx_common.h"
 
+#include <string.h>
+
 /* The values the row and block loops read, copied out of the params (locals cannot alias
  * the int16/int8 stores). */
 typedef struct {
@@ -18,26 +20,109 @@ typedef struct {
     int32_t out_c, groups, half; /* per kernel row: groups of 4 values, and a last pair (0/1) */
 } rows_geometry;
 
-/* Widen row fy of the padded input (fy - pad_top of the input, zeros outside it) into dst:
- * frame_w pixels of frame_c int16 values. */
-static void widen_row(const rows_geometry *g, const int8_t *in_b, int32_t fy, int16_t *dst)
+/* 0, hidden from the optimiser, so that the short zero-filling loops below stay loops rather
+ * than calls to memset (which cost more than the few words they write). */
+static inline int32_t opaque_zero(void)
 {
-    const int32_t iy = fy - g->pad_top, n = g->frame_w * g->frame_c, in_c = g->in_c, frame_c = g->frame_c;
-    int32_t *words = (int32_t *)(void *)dst;
-    for (int32_t i = 0; i < n / 2; ++i) { /* n is even: frame_c is */
-        words[i] = 0;
+    int32_t z = 0;
+#if defined(__GNUC__)
+    __asm__("" : "+r"(z));
+#endif
+    return z;
+}
+
+/* words[0..n) = 0. */
+static inline void zero_words(int32_t *words, int32_t n)
+{
+    const int32_t z = opaque_zero();
+    for (int32_t i = 0; i < n; ++i) {
+        words[i] = z;
     }
+}
+
+/* d[0..n/2) = the pair words of (int16) (src[i] + offset), i < n, n even: 4 values per LDR, two
+ * SXTB16 (bytes 0 and 2, bytes 1 and 3), two SADD16 and the two halfword packs that put them
+ * back in order (PKHBT, PKHTB). */
+static inline void widen_run(int32_t *d, const int8_t *src, int32_t n, int32_t offset)
+{
+    const int32_t offsets = tx_pair(offset, offset);
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t quads = n / 4, v, e, o;
+    if (quads > 0) {
+        __asm__ volatile("1:\n\t"
+                         "ldr    %[v], [%[src]], #4\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[o], %[v], ror #8\n\t"
+                         "sadd16 %[e], %[e], %[off]\n\t"
+                         "sadd16 %[o], %[o], %[off]\n\t"
+                         "pkhbt  %[v], %[e], %[o], lsl #16\n\t"
+                         "pkhtb  %[o], %[o], %[e], asr #16\n\t"
+                         "strd   %[v], %[o], [%[d]], #8\n\t"
+                         "subs   %[q], %[q], #1\n\t"
+                         "bne    1b\n\t"
+                         : [src] "+r"(src), [d] "+r"(d), [q] "+r"(quads), [v] "=&r"(v), [e] "=&r"(e), [o] "=&r"(o)
+                         : [off] "r"(offsets)
+                         : "cc", "memory");
+    }
+    n %= 4;
+#else
+    for (; n >= 4; n -= 4) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        const uint32_t e = (uint32_t)tx_sadd16(tx_sxtb16_even((int32_t)v), offsets); /* (x0, x2) */
+        const uint32_t o = (uint32_t)tx_sadd16(tx_sxtb16_odd((int32_t)v), offsets);  /* (x1, x3) */
+        d[0] = (int32_t)((e & 0xFFFFu) | (o << 16));                                 /* (x0, x1) */
+        d[1] = (int32_t)((e >> 16) | (o & 0xFFFF0000u));                              /* (x2, x3) */
+        d += 2;
+        src += 4;
+    }
+#endif
+    if (n > 0) {
+        d[0] = tx_pair(src[0] + offset, src[1] + offset);
+    }
+}
+
+/* Widen row fy of the padded input (fy - pad_top of the input, zeros outside it) into dst:
+ * frame_w pixels of frame_c int16 values, as pair words. */
+static void widen_row(const rows_geometry *g, const int8_t *in_b, int32_t fy, int32_t *dst)
+{
+    const int32_t iy = fy - g->pad_top, in_c = g->in_c, half_c = g->frame_c / 2, offset = g->input_offset;
+    const int32_t words = g->frame_w * half_c;
     if (iy < 0 || iy >= g->in_h) {
+        zero_words(dst, words);
         return;
     }
+    const int32_t left = g->pad_left * half_c, inside = g->in_w * half_c;
+    zero_words(dst, left);
+    zero_words(dst + left + inside, words - left - inside);
     const int8_t *src = in_b + iy * g->in_w * in_c;
-    int16_t *px = dst + g->pad_left * frame_c;
+    int32_t *px = dst + left;
+    if (2 * half_c == in_c) { /* the row's pixels are contiguous in both */
+        widen_run(px, src, g->in_w * in_c, offset);
+        return;
+    }
+    if (in_c == 3) { /* RGB: (x0, x1), (x2, 0) */
+        for (int32_t x = 0; x < g->in_w; ++x) {
+            px[0] = tx_pair(src[0] + offset, src[1] + offset);
+            px[1] = tx_pair(src[2] + offset, 0);
+            src += 3;
+            px += 2;
+        }
+        return;
+    }
+    /* in_c = frame_c - 1 or frame_c - 2 (conv2d.py ROWS_IN_C): pairs, then (last, 0), or a zero word */
+    const int32_t z = opaque_zero();
     for (int32_t x = 0; x < g->in_w; ++x) {
-        for (int32_t c = 0; c < in_c; ++c) {
-            px[c] = (int16_t)(src[c] + g->input_offset);
+        int32_t c = 0, w = 0;
+        for (; c + 1 < in_c; c += 2) {
+            px[w++] = tx_pair(src[c] + offset, src[c + 1] + offset);
+        }
+        px[w++] = c < in_c ? tx_pair(src[c] + offset, 0) : z;
+        if (w < half_c) {
+            px[w] = z;
         }
         src += in_c;
-        px += frame_c;
+        px += half_c;
     }
 }
 
@@ -145,17 +230,19 @@ static void block_c(const rows_geometry *g, const int16_t *const *rows, const in
     "ssat   %[" c "], #8, %[" c "]\n\t" \
     "strb   %[" c "], " addr "\n\t"
 
-/* One block, every channel pair (`pairs`), no activation to apply: per pair the sums from the
- * bias, then per kernel row (row pointers rows[0..k_h)) G groups and H last pairs, then the six
- * outputs (records q, outputs d, out_c = stride bytes between pixels). 14 registers: the loop
- * state lives in memory. */
-#define TX_ROWS_PAIRS(NAME, P, G, H) \
-static void NAME(const int16_t *const *rows, const int16_t *const *rows_end, const int32_t *w, const int32_t *bias, \
+/* ROW(P, G, H): one kernel row from a: G groups, then a last pair when H. */
+#define TX_ROWS_ROW(P, G, H) ".rept " #G "\n\t" TX_ROWS_GROUP(P) ".endr\n\t.if " #H "\n\t" TX_ROWS_HALF(P) ".endif\n\t"
+
+/* One block of a 1x1 (ROWS = ROW once) or 3x3 (three times) kernel, every channel pair (`pairs`),
+ * no activation to apply: per pair the sums from the bias, each kernel row from its pointer (r0,
+ * r1, r2), then the six outputs (records q, outputs d, out_c = stride bytes between pixels).
+ * 14 registers: the loop state lives in memory. */
+#define TX_ROWS_PAIRS(NAME, P, G, H, ROWS) \
+static void NAME(const int16_t *r0, const int16_t *r1, const int16_t *r2, const int32_t *w, const int32_t *bias, \
                  const int32_t *q, int8_t *d, int32_t stride, int32_t pairs) \
 { \
     int32_t c00, c01, c02, c10, c11, c12, x0, x1, u0, u1, e0, e1; \
     const int16_t *a; \
-    const int16_t *const *cur; \
     __asm__ volatile("0:\n\t" \
                      "ldr    %[x0], %[bias]\n\t" \
                      "ldrd   %[c00], %[c10], [%[x0]], #8\n\t" \
@@ -164,16 +251,7 @@ static void NAME(const int16_t *const *rows, const int16_t *const *rows_end, con
                      "mov    %[c02], %[c00]\n\t" \
                      "mov    %[c11], %[c10]\n\t" \
                      "mov    %[c12], %[c10]\n\t" \
-                     "ldr    %[x0], %[rows]\n\t" \
-                     "1:\n\t" \
-                     "ldr    %[a], [%[x0]], #4\n\t" \
-                     "str    %[x0], %[cur]\n\t" \
-                     ".rept " #G "\n\t" TX_ROWS_GROUP(P) ".endr\n\t" \
-                     ".if " #H "\n\t" TX_ROWS_HALF(P) ".endif\n\t" \
-                     "ldr    %[x0], %[cur]\n\t" \
-                     "ldr    %[x1], %[end]\n\t" \
-                     "cmp    %[x0], %[x1]\n\t" \
-                     "bne    1b\n\t" \
+                     ROWS \
                      "ldr    %[e0], %[q]\n\t" \
                      "ldr    %[e1], %[d]\n\t" \
                      "ldr    %[a], %[stride]\n\t" \
@@ -199,31 +277,40 @@ static void NAME(const int16_t *const *rows, const int16_t *const *rows_end, con
                      : [a] "=&r"(a), [w] "+r"(w), [c00] "=&r"(c00), [c01] "=&r"(c01), [c02] "=&r"(c02), \
                        [c10] "=&r"(c10), [c11] "=&r"(c11), [c12] "=&r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), \
                        [u0] "=&r"(u0), [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1), [bias] "+m"(bias), \
-                       [q] "+m"(q), [d] "+m"(d), [pairs] "+m"(pairs), [cur] "=m"(cur) \
-                     : [rows] "m"(rows), [end] "m"(rows_end), [stride] "m"(stride) \
+                       [q] "+m"(q), [d] "+m"(d), [pairs] "+m"(pairs) \
+                     : [r0] "m"(r0), [r1] "m"(r1), [r2] "m"(r2), [stride] "m"(stride) \
                      : "cc", "memory"); \
 }
 
-/* The shapes of 3x3 and 1x1 kernels over 3 (frame_c 4) and 6 (frame_c 6) channels. */
-TX_ROWS_PAIRS(pairs_c4_k1, 8, 1, 0)
-TX_ROWS_PAIRS(pairs_c4_k3, 8, 3, 0)
-TX_ROWS_PAIRS(pairs_c6_k1, 12, 1, 1)
-TX_ROWS_PAIRS(pairs_c6_k3, 12, 4, 1)
+#define TX_ROWS_K1(P, G, H) "ldr    %[a], %[r0]\n\t" TX_ROWS_ROW(P, G, H)
+#define TX_ROWS_K3(P, G, H) \
+    "ldr    %[a], %[r0]\n\t" TX_ROWS_ROW(P, G, H) "ldr    %[a], %[r1]\n\t" TX_ROWS_ROW(P, G, H) \
+    "ldr    %[a], %[r2]\n\t" TX_ROWS_ROW(P, G, H)
+
+/* 1x1 and 3x3 kernels over 2-3 (frame_c 4: a kernel row of 4 or 12 values) and 5-6 channels
+ * (frame_c 6: 6 or 18 values). */
+TX_ROWS_PAIRS(pairs_c4_k1, 8, 1, 0, TX_ROWS_K1(8, 1, 0))
+TX_ROWS_PAIRS(pairs_c4_k3, 8, 3, 0, TX_ROWS_K3(8, 3, 0))
+TX_ROWS_PAIRS(pairs_c6_k1, 12, 1, 1, TX_ROWS_K1(12, 1, 1))
+TX_ROWS_PAIRS(pairs_c6_k3, 12, 4, 1, TX_ROWS_K3(12, 4, 1))
+#undef TX_ROWS_K3
+#undef TX_ROWS_K1
 #undef TX_ROWS_PAIRS
+#undef TX_ROWS_ROW
 #undef TX_ROWS_OUT
 #undef TX_ROWS_HALF
 #undef TX_ROWS_GROUP
 
-typedef void (*pairs_fn)(const int16_t *const *, const int16_t *const *, const int32_t *, const int32_t *,
+typedef void (*pairs_fn)(const int16_t *, const int16_t *, const int16_t *, const int32_t *, const int32_t *,
                          const int32_t *, int8_t *, int32_t, int32_t);
 
-/* The asm loop for this shape, or NULL (the C loop). */
-static pairs_fn pairs_for(int32_t frame_c, int32_t k_w)
+/* The asm loop for a 1x1 or 3x3 kernel over frame_c 4 or 6, or NULL (the C loop). */
+static pairs_fn pairs_for(int32_t frame_c, int32_t k_h, int32_t k_w)
 {
-    if (k_w == 1) {
+    if (k_h == 1 && k_w == 1) {
         return frame_c == 4 ? pairs_c4_k1 : frame_c == 6 ? pairs_c6_k1 : 0;
     }
-    if (k_w == 3) {
+    if (k_h == 3 && k_w == 3) {
         return frame_c == 4 ? pairs_c4_k3 : frame_c == 6 ? pairs_c6_k3 : 0;
     }
     return 0;
@@ -247,7 +334,7 @@ void tx_conv2d_rows_s8(const tx_conv2d_rows_s8_params *p, const int8_t *in, int8
         tx_mr_record(p->mult[c], p->shift[c], p->output_offset, records + TX_MR_WORDS * c);
     }
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
-    const pairs_fn fast = act_min == -128 && act_max == 127 ? pairs_for(g.frame_c, g.k_w) : 0;
+    const pairs_fn fast = act_min == -128 && act_max == 127 ? pairs_for(g.frame_c, k_h, g.k_w) : 0;
 #endif
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + b * g.in_h * g.in_w * g.in_c;
@@ -260,20 +347,18 @@ void tx_conv2d_rows_s8(const tx_conv2d_rows_s8_params *p, const int8_t *in, int8
             for (int32_t ky = 0; ky < k_h; ++ky) {
                 const int32_t s = (fy0 + ky) % k_h;
                 if (slot_row[s] != fy0 + ky) {
-                    widen_row(&g, in_b, fy0 + ky, frame + s * slot_values);
+                    widen_row(&g, in_b, fy0 + ky, (int32_t *)(void *)(frame + s * slot_values));
                     slot_row[s] = fy0 + ky;
                 }
+                rows[ky] = frame + s * slot_values;
             }
             for (int32_t x = 0; x < out_w; x += 3) {
                 const int32_t n = out_w - x < 3 ? out_w - x : 3; /* past the row's end: sums unused */
                 int8_t *dst = out_b + (y * out_w + x) * out_c;
                 int8_t *d = n == 3 ? dst : tmp;
-                for (int32_t ky = 0; ky < k_h; ++ky) {
-                    rows[ky] = frame + ((fy0 + ky) % k_h) * slot_values + x * g.frame_c;
-                }
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
                 if (fast) {
-                    fast(rows, rows + k_h, weights, bias, records, d, out_c, out_c / 2);
+                    fast(rows[0], rows[k_h / 2], rows[k_h - 1], weights, bias, records, d, out_c, out_c / 2);
                 } else {
                     block_c(&g, rows, weights, bias, records, d, act_min, act_max);
                 }
@@ -282,6 +367,9 @@ void tx_conv2d_rows_s8(const tx_conv2d_rows_s8_params *p, const int8_t *in, int8
 #endif
                 for (int32_t i = 0; i < n * out_c && n < 3; ++i) {
                     dst[i] = tmp[i];
+                }
+                for (int32_t ky = 0; ky < k_h; ++ky) {
+                    rows[ky] += 3 * g.frame_c; /* the next block's windows */
                 }
             }
         }

@@ -25,6 +25,9 @@
  * Requirements (codegen/ops/conv2d.py rows_call checks them): stride 1 along
  * the width, no dilation, out_c even, frame_c 4 or 6, and every channel's
  * multiplier and shift in the form tx_mr takes (rq_fast in tx_conv2d_gemm_s8.h).
+ * The DSP loops are written for 1x1 and 3x3 kernels and no activation to clamp
+ * (the range all of int8), the generator's only choices; other kernels (up to
+ * TX_CONV2D_ROWS_MAX_K_H rows) and clamps run the portable C loop.
  */
 #ifndef TX_CONV2D_ROWS_S8_H
 #define TX_CONV2D_ROWS_S8_H
