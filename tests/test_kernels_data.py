@@ -100,10 +100,15 @@ def test_concat_refusal_matches_tflm():
 
 
 def test_add_takes_the_table_variant():
-    """Every ADD case above runs tx_add_lut_s8 (the output shift is never a left shift and the table
-    sum stays below 2^29, so gemm.requant_records always has a record; tx_add_s8 is the fallback)."""
+    """Every ADD case above runs tx_add_lut_s8 (the output shift is a right shift within tx_mr's range
+    and the table sum stays below 2^29, so gemm.fast_requant always gives a record; tx_add_s8 is the
+    fallback), with the {m, c, r} record tx_mr_record would derive."""
     from tinyexit.codegen.ops import add
 
     for case in (c for c in MODELS if c.startswith("add_")):
         graph = parse_model(MODELS[case]())
-        assert [c.kernel for c in add.prepare(graph, graph.ops[0])] == ["add_lut_s8"], case
+        (call,) = add.prepare(graph, graph.ops[0])
+        assert call.kernel == "add_lut_s8", case
+        m, c, r = (int(v) for v in call.arrays["requant"].values)
+        z = graph.tensors[graph.ops[0].outputs[0]].quant.zero_point
+        assert 1 <= r <= 22 and c == 2 ** (r - 1) + z * 2**r and 2**30 <= m < 2**31, case

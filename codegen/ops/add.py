@@ -25,7 +25,7 @@ from ..quant import quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import int8_activation, op_error
 from .conv2d import fused_activation
-from .gemm import requant_records
+from .gemm import fast_requant
 
 LEFT_SHIFT = 20
 
@@ -71,21 +71,24 @@ def prepare(graph: Graph, op: Op) -> list[KernelCall]:
     t0 = rescale_table(-a.quant.zero_point, in0_mult, in0_shift)
     t1 = rescale_table(-b.quant.zero_point, in1_mult, in1_shift)
     bound = int(np.abs(t0).max() + np.abs(t1).max())
-    record = requant_records(np.array([out_mult]), np.array([out_shift]), np.array([bound]))
-    if record is not None:
+    fast = fast_requant(np.array([out_mult]), np.array([out_shift]), np.array([bound]))
+    if fast is not None:
         return [
             KernelCall(
                 kernel="add_lut_s8",
                 params={
                     "size": out.size,
-                    "output_offset": out.quant.zero_point,
                     "act_min": act_min,
                     "act_max": act_max,
                 },
                 arrays={
-                    "in0_table": ConstArray("int32_t", t0, "first input rescaled, by value + 128 [256]"),
-                    "in1_table": ConstArray("int32_t", t1, "second input rescaled, by value + 128 [256]"),
-                    "requant": ConstArray("int32_t", record.reshape(-1), "output requantization record [6]"),
+                    # Doubled (|2t| < 2^29): the kernel's SMMULR takes 2 * acc (tx_mr) without a shift.
+                    "in0_table": ConstArray("int32_t", 2 * t0, "twice the first input rescaled, by value + 128 [256]"),
+                    "in1_table": ConstArray("int32_t", 2 * t1,
+                                            "twice the second input rescaled, by value + 128 [256]"),
+                    "requant": ConstArray("int32_t", mr_record(int(fast[0][0]), int(fast[1][0]),
+                                                               out.quant.zero_point),
+                                          "output requantization {m, c, r} (tx_mr)"),
                 },
                 inputs=(op.inputs[0], op.inputs[1]),
                 outputs=(op.outputs[0],),
@@ -116,6 +119,12 @@ def prepare(graph: Graph, op: Op) -> list[KernelCall]:
             inplace={0: 0, 1: 0},
         )
     ]
+
+
+def mr_record(m: int, shift: int, z: int) -> np.ndarray:
+    """tx_mr_record's {m, c, r} (tx_common.h): r = -shift (1 for a zero multiplier), c = 2^(r-1) + z * 2^r."""
+    r = -shift if shift < 0 else 1
+    return np.array([m, (1 << (r - 1)) + z * (1 << r), r], dtype=np.int32)
 
 
 def rescale_table(input_offset: int, multiplier: int, shift: int) -> np.ndarray:

@@ -5,9 +5,10 @@
  * bit. Each input's rescaled value requantize((in + in_offset) * 2^left_shift,
  * in_mult, in_shift) depends only on the int8 input, so codegen/ops/add.py
  * tabulates it for all 256 values at generation time (with TFLM's
- * MultiplyByQuantizedMultiplier in codegen/fixedpoint.py). Per element the
- * kernel adds two table entries and requantizes the sum with one output
- * record (tx_output_rs in tx_common.h).
+ * MultiplyByQuantizedMultiplier in codegen/fixedpoint.py), doubled: per
+ * element the kernel adds two table entries, which is twice the sum tx_mr
+ * doubles, and requantizes it with the output's {m, c, r} record (tx_mr in tx_common.h: one SMMULR; the generator takes this
+ * variant only when the output shift is a right shift tx_mr can do).
  */
 #ifndef TX_ADD_LUT_S8_H
 #define TX_ADD_LUT_S8_H
@@ -16,12 +17,11 @@
 
 typedef struct {
     int32_t size;             /* elements                                                */
-    int32_t output_offset;    /* the output zero point, in [-128, 127]                   */
     int32_t act_min;          /* clamp range of the fused activation, in [-128, 127]     */
     int32_t act_max;          /* act_min <= act_max <= 127                               */
-    const int32_t *in0_table; /* [256] rescaled first input, indexed by value + 128      */
-    const int32_t *in1_table; /* [256] rescaled second input, indexed by value + 128     */
-    const int32_t *requant;   /* [6] output requantization record (tx_output_rs)         */
+    const int32_t *in0_table; /* [256] twice the rescaled first input, by value + 128    */
+    const int32_t *in1_table; /* [256] twice the rescaled second input, by value + 128   */
+    const int32_t *requant;   /* [3] output record {m, c, r} (tx_mr; c holds the zero point) */
 } tx_add_lut_s8_params;
 
 /* in0, in1, out: [size]; out may be in0 or in1 (element i is read before it is written). */
