@@ -407,8 +407,8 @@ def test_fast_requantization_equals_tflm_arithmetic():
     """tx_mr (tx_common.h): one SMMULR of 2 * acc, then (v + c + (v >> 31)) >> r with c = 2^(r-1) + z * 2^r,
     equals TFLM's SRDHM + RoundingDivideByPOT + zero point over |acc| < 2^30 and right shifts 1..22."""
     rng = np.random.default_rng(13)
-    edges = [0, 1, -1, 2**30 - 1, -(2**30 - 1), 2**29, -(2**29)]
-    for _ in range(4000):
+    edges = [0, 1, -1, -2, -3, 2**30 - 1, -(2**30 - 1), 2**29, -(2**29)]
+    for _ in range(20000):
         acc = int(rng.choice(edges)) if rng.random() < 0.1 else int(rng.integers(-(2**30) + 1, 2**30))
         m = int(rng.choice([0, 2**30, 2**31 - 1])) if rng.random() < 0.05 else int(rng.integers(2**30, 2**31))
         r = int(rng.integers(1, gemm.FAST_MAX_RIGHT_SHIFT + 1))
@@ -418,6 +418,10 @@ def test_fast_requantization_equals_tflm_arithmetic():
         c = 2 ** (r - 1) + z * 2**r
         assert abs(v + c + (v >> 31)) < 2**31
         assert (v + c + (v >> 31)) >> r == expected, (acc, m, r, z)
+        # The SMMLAR form (tx_conv2d_rows_s8's and tx_add_lut_s8's DSP loops): v + c in one instruction,
+        # the rounding's -[v < 0] as -[acc < 0].
+        vc = (2 * acc * m + c * 2**32 + 2**31) >> 32  # SMMLAR
+        assert vc == v + c and (vc + (-1 if acc < 0 else 0)) >> r == expected, (acc, m, r, z)
 
 
 def test_fast_requantization_choice():

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import subprocess
 
+import flatbuffers
+
 import numpy as np
 import pytest
 from conftest import mlperf_path
 from kernel_harness import run_tflm
-from kernel_models import conv_model, depthwise_model, pool_model
+from kernel_models import add_model, conv_model, depthwise_model, pool_model
 from test_kernels_conv import fc_model
 from test_kernels_fixedpoint import mean_model
+from tflite_builder import schema
 
 from tinyexit.codegen.pipeline import generate
 from tinyexit.codegen.ops import prepare_op
@@ -267,6 +270,47 @@ def test_conv_rows_matches_host_and_tflm(case, board, tmp_path):
     path.write_bytes(model)
     lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
     x, sim = _qemu_equals_host(lib, tmp_path, n=3, dsp="smlad", board=board)
+    (reference,) = run_tflm(model, [x], 1)
+    (exit_name,) = [e["name"] for e in load_manifest(lib)["exits"]]
+    assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()
+    assert len(np.unique(reference)) >= 3
+
+
+# tx_add_lut_s8 on the M4 (tinyexit takes single-input models: ADD(x, x), both tables the same): the
+# two-element asm loop (no activation to apply) with an odd last element, an even size, and the C loop
+# with a clamp (RELU6).
+ADD_ONE_OP = {
+    "add_wide_odd_size": (dict(seed=41, shape=(1, 3, 5, 3), scales=(0.05, 0.05, 0.08)), True),
+    "add_wide_even_size": (dict(seed=42, shape=(1, 4, 6, 8), scales=(0.1, 0.1, 0.15)), True),
+    "add_relu6_clamp": (dict(seed=43, shape=(1, 5, 5, 3), scales=(0.05, 0.05, 0.04), activation="RELU6",
+                             zero_points=[3, 3, -20]), False),
+}
+
+
+def add_twice_model(**kwargs) -> bytes:
+    """add_model's ADD with both inputs the model's one input."""
+    model = schema.ModelT.InitFromPackedBuf(add_model(**kwargs), 0)
+    sg = model.subgraphs[0]
+    sg.tensors = [sg.tensors[0], sg.tensors[2]]
+    sg.inputs, sg.outputs = [0], [1]
+    sg.operators[0].inputs, sg.operators[0].outputs = [0, 0], [1]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.mark.parametrize("case", sorted(ADD_ONE_OP))
+def test_add_lut_matches_host_and_tflm(case, tmp_path):
+    kwargs, wide = ADD_ONE_OP[case]
+    model = add_twice_model(**kwargs)
+    graph = parse_model(model)
+    (call,) = prepare_op(graph, graph.ops[0], "size")
+    assert call.kernel == "add_lut_s8"
+    assert ((call.params["act_min"], call.params["act_max"]) == (-128, 127)) == wide
+    path = tmp_path / f"{case}.tflite"
+    path.write_bytes(model)
+    lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
+    x, sim = _qemu_equals_host(lib, tmp_path, n=3, dsp="smmlar")  # the DSP requantization
     (reference,) = run_tflm(model, [x], 1)
     (exit_name,) = [e["name"] for e in load_manifest(lib)["exits"]]
     assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()

@@ -220,11 +220,13 @@ static void block_c(const rows_geometry *g, const int16_t *const *rows, const in
     "smlad  %[c02], %[x0], %[e0], %[c02]\n\t" \
     "smlad  %[c12], %[x0], %[u0], %[c12]\n\t"
 
-/* OUT(c, addr): the requantized sum c (tx_mr, record in x0, x1, u0; u1 scratch), saturated, to addr. */
+/* OUT(c, addr): the requantized sum c (record {m, c, r} in x0, x1, u0; u1 scratch), saturated, to
+ * addr: tx_mr with SMMLAR, which adds c to SMMULR's result in the same instruction, and the
+ * rounding's -[v < 0] taken as -[acc < 0] (they differ only when v = 0, where both give the zero
+ * point: (c - 1) >> r = c >> r for c = 2^(r-1) + z * 2^r). */
 #define TX_ROWS_OUT(c, addr) \
     "lsl    %[u1], %[" c "], #1\n\t" \
-    "smmulr %[u1], %[u1], %[x0]\n\t" \
-    "add    %[" c "], %[u1], %[x1]\n\t" \
+    "smmlar %[" c "], %[u1], %[x0], %[x1]\n\t" \
     "add    %[" c "], %[" c "], %[u1], asr #31\n\t" \
     "asr    %[" c "], %[" c "], %[u0]\n\t" \
     "ssat   %[" c "], #8, %[" c "]\n\t" \
