@@ -106,23 +106,24 @@ Figures: the `int8` rows above (`python bench/run.py`). int8 weights (`--optimiz
 default: the faster layout on every MLPerf model and the one that fits the flash target; int16
 (`--optimize speed`) stays an option.
 
-- **Flash: met** with int8 weights for IC, KWS, VWW and AD (IC by 138 B: kernel paths a model does
+- **Flash: met** with int8 weights for IC, KWS, VWW and AD (IC by 94 B: kernel paths a model does
   not use are left out of its library, e.g. the direct 1x1 columns and tx_conv2d_c1_s8).
 - **Arena: met** for IC, KWS and VWW (kernel scratch is in the memory plan).
-- **Instructions/MAC: met for KWS (1.366), VWW (1.522) and AD (1.661); missed for IC** (1.180
+- **Instructions/MAC: met for KWS (1.366), VWW (1.522) and AD (1.661); missed for IC** (1.133
   against 1.00). IC's int8 inner loop is 20 instructions per 24 MACs (1 LDRD of two weight words,
   4 SXTB16, 3 LDRD of activations, 12 SMLAD: each widened weight serves three pixels) plus 3 per
   96 MACs of loop control = 0.865/MAC; with the 7-instruction SMMULR epilogue and block glue the
-  GEMM is about 0.98/MAC, column building 0.14, the residual ADD 0.07: the floor of this structure
-  is about 1.10. 1.00 needs int16 operands in the inner loop (17 instructions per 24 MACs), i.e.
+  GEMM is about 0.98/MAC, column building 0.14, the residual ADD 0.026 (11.5 instructions per
+  element: two table loads, SMMLAR, ADD, ASR, SSAT): the floor of this structure is about 1.05. 1.00 needs int16 operands in the inner loop (17 instructions per 24 MACs), i.e.
   int16 weights in flash (2x) or weights widened per tile into scratch, which needs about 14 KB
   for IC's 576-long columns where the arena target leaves 1.2 KB.
-- **est. cycles/MAC, anchor model: met for KWS (1.778); missed for IC (1.512 against 1.45) and
-  VWW (2.009 against 2.00).** IC: the inner loop alone is 1.06 cycles/MAC (4 LDRD at 2, 4 SXTB16,
-  12 SMLAD per 24 MACs); with the rest above the floor is about 1.4. VWW: 0.009 over (about 67k
+- **est. cycles/MAC, anchor model: met for KWS (1.778) and IC (1.447; 1.512 before the residual
+  ADD's requantization became one SMMLAR, 46 -> 17.5 cycles per element); missed for VWW (2.009
+  against 2.00).** IC: the inner loop alone is 1.06 cycles/MAC (4 LDRD at 2, 4 SXTB16, 12 SMLAD per
+  24 MACs); with the rest above the floor is about 1.4. VWW: 0.009 over (about 67k
   cycles): about 12 of the ~30 overhead instructions per channel pair of the int8 GEMM's pair loop
   touch the stack; a second copy of the loop would remove 3 per pair but costs about 200 B in a
-  kernel IC also links, and IC has 138 B of flash left. X-CUBE-AI's board figures (1.59 / 1.96 /
+  kernel IC also links, and IC has 94 B of flash left. X-CUBE-AI's board figures (1.59 / 1.96 /
   1.43) include flash wait states that ours do not.
 - **Early exits: met for ee_dscnn and ee_resnet** (stage 0 / whole 1.07, exit-0 share +3.2 points;
   before tx_conv2d_rows_s8 1.17 and +7.4); **missed for ee_three_exits** (1.34, +5.6 points). ee_three_exits' stage 0 is a 3x3
