@@ -270,8 +270,8 @@ def rows_frame_w(out_w: int, k_w: int) -> int:
 
 
 def rows_scratch(out_c: int, k_h: int, frame_w: int, frame_c: int) -> int:
-    """TX_CONV2D_ROWS_S8_SCRATCH: records, a short block's outputs, then the k_h widened row slots."""
-    return 12 * out_c + 4 * ((3 * out_c + 3) // 4) + 2 * k_h * frame_w * frame_c
+    """TX_CONV2D_ROWS_S8_SCRATCH: {bias, m, c, r} records, a short block's outputs, then the k_h widened rows."""
+    return 16 * out_c + 4 * ((3 * out_c + 3) // 4) + 2 * k_h * frame_w * frame_c
 
 
 def rows_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min: int, act_max: int, geometry,

@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+#define RECORD_WORDS 4 /* per output channel in scratch: {bias, m, c, r} (tx_mr_record) */
+
 /* The values the row and block loops read, copied out of the params (locals cannot alias
  * the int16/int8 stores). */
 typedef struct {
@@ -140,12 +142,13 @@ static inline int32_t pair_at(const int16_t *a)
 
 /* One block in C: three pixels whose kernel row ky starts at rows[ky], every channel pair;
  * outputs to d[px * out_c + ch]. */
-static void block_c(const rows_geometry *g, const int16_t *const *rows, const int32_t *w, const int32_t *bias,
-                    const int32_t *records, int8_t *d, int32_t act_min, int32_t act_max)
+static void block_c(const rows_geometry *g, const int16_t *const *rows, const int32_t *w, const int32_t *records,
+                    int8_t *d, int32_t act_min, int32_t act_max)
 {
     const int32_t fc = g->frame_c;
     for (int32_t ch = 0; ch < g->out_c; ch += 2) {
-        int32_t s0[3] = {bias[ch], bias[ch], bias[ch]}, s1[3] = {bias[ch + 1], bias[ch + 1], bias[ch + 1]};
+        const int32_t *q0 = records + RECORD_WORDS * ch, *q1 = q0 + RECORD_WORDS; /* {bias, m, c, r} */
+        int32_t s0[3] = {q0[0], q0[0], q0[0]}, s1[3] = {q1[0], q1[0], q1[0]};
         for (int32_t ky = 0; ky < g->k_h; ++ky) {
             const int16_t *a = rows[ky];
             for (int32_t k = 0; k < g->groups; ++k) {
@@ -170,8 +173,8 @@ static void block_c(const rows_geometry *g, const int16_t *const *rows, const in
             }
         }
         for (int32_t i = 0; i < 3; ++i) {
-            d[i * g->out_c + ch] = out_mr(s0[i], records + 3 * ch, act_min, act_max);
-            d[i * g->out_c + ch + 1] = out_mr(s1[i], records + 3 * ch + 3, act_min, act_max);
+            d[i * g->out_c + ch] = out_mr(s0[i], q0 + 1, act_min, act_max);
+            d[i * g->out_c + ch + 1] = out_mr(s1[i], q1 + 1, act_min, act_max);
         }
     }
 }
@@ -235,20 +238,27 @@ static void block_c(const rows_geometry *g, const int16_t *const *rows, const in
 /* ROW(P, G, H): one kernel row from a: G groups, then a last pair when H. */
 #define TX_ROWS_ROW(P, G, H) ".rept " #G "\n\t" TX_ROWS_GROUP(P) ".endr\n\t.if " #H "\n\t" TX_ROWS_HALF(P) ".endif\n\t"
 
-/* One block of a 1x1 (ROWS = ROW once) or 3x3 (three times) kernel, every channel pair (`pairs`),
- * no activation to apply: per pair the sums from the bias, each kernel row from its pointer (r0,
- * r1, r2), then the six outputs (records q, outputs d, out_c = stride bytes between pixels).
- * 14 registers: the loop state lives in memory. */
-#define TX_ROWS_PAIRS(NAME, P, G, H, ROWS) \
-static void NAME(const int16_t *r0, const int16_t *r1, const int16_t *r2, const int32_t *w, const int32_t *bias, \
-                 const int32_t *q, int8_t *d, int32_t stride, int32_t pairs) \
+/* `blocks` blocks of one output row, each every channel pair, for a 1x1 (ROWS = ROW once) or 3x3
+ * (three times) kernel with no activation to apply: per pair the sums from the channels' biases
+ * (records q: {bias, m, c, r} per channel), each kernel row from its pointer (r0, r1, r2), then the
+ * six outputs (to d, out_c = stride bytes between pixels), until q reaches q_end; per block the
+ * weights and records start again, the outputs step on by two more pixels and the row pointers by
+ * three pixels (NEXT). 14 registers: the loop state lives in memory. */
+#define TX_ROWS_BLOCKS(NAME, P, G, H, ROWS, NEXT) \
+static void NAME(const int16_t *r0, const int16_t *r1, const int16_t *r2, const int32_t *w0, const int32_t *q0, \
+                 const int32_t *q_end, int8_t *d, int32_t stride, int32_t blocks) \
 { \
     int32_t c00, c01, c02, c10, c11, c12, x0, x1, u0, u1, e0, e1; \
     const int16_t *a; \
+    const int32_t *w, *q; \
     __asm__ volatile("0:\n\t" \
-                     "ldr    %[x0], %[bias]\n\t" \
-                     "ldrd   %[c00], %[c10], [%[x0]], #8\n\t" \
-                     "str    %[x0], %[bias]\n\t" \
+                     "ldr    %[w], %[w0]\n\t" \
+                     "ldr    %[x0], %[q0]\n\t" \
+                     "str    %[x0], %[q]\n\t" \
+                     "1:\n\t" \
+                     "ldr    %[e0], %[q]\n\t" \
+                     "ldr    %[c00], [%[e0]]\n\t" \
+                     "ldr    %[c10], [%[e0], #16]\n\t" \
                      "mov    %[c01], %[c00]\n\t" \
                      "mov    %[c02], %[c00]\n\t" \
                      "mov    %[c11], %[c10]\n\t" \
@@ -257,14 +267,14 @@ static void NAME(const int16_t *r0, const int16_t *r1, const int16_t *r2, const 
                      "ldr    %[e0], %[q]\n\t" \
                      "ldr    %[e1], %[d]\n\t" \
                      "ldr    %[a], %[stride]\n\t" \
-                     "ldrd   %[x0], %[x1], [%[e0]]\n\t" \
-                     "ldr    %[u0], [%[e0], #8]\n\t" \
+                     "ldrd   %[x0], %[x1], [%[e0], #4]\n\t" \
+                     "ldr    %[u0], [%[e0], #12]\n\t" \
                      TX_ROWS_OUT("c00", "[%[e1]]") \
                      TX_ROWS_OUT("c01", "[%[e1], %[a]]") \
                      TX_ROWS_OUT("c02", "[%[e1], %[a], lsl #1]") \
-                     "ldrd   %[x0], %[x1], [%[e0], #12]\n\t" \
-                     "ldr    %[u0], [%[e0], #20]\n\t" \
-                     "add    %[e0], %[e0], #24\n\t" \
+                     "ldrd   %[x0], %[x1], [%[e0], #20]\n\t" \
+                     "ldr    %[u0], [%[e0], #28]\n\t" \
+                     "add    %[e0], %[e0], #32\n\t" \
                      "str    %[e0], %[q]\n\t" \
                      "add    %[e1], %[e1], #1\n\t" \
                      TX_ROWS_OUT("c10", "[%[e1]]") \
@@ -272,15 +282,21 @@ static void NAME(const int16_t *r0, const int16_t *r1, const int16_t *r2, const 
                      TX_ROWS_OUT("c12", "[%[e1], %[a], lsl #1]") \
                      "add    %[e1], %[e1], #1\n\t" \
                      "str    %[e1], %[d]\n\t" \
-                     "ldr    %[x0], %[pairs]\n\t" \
+                     "ldr    %[x1], %[q_end]\n\t" \
+                     "cmp    %[e0], %[x1]\n\t" \
+                     "bne    1b\n\t" \
+                     "add    %[e1], %[e1], %[a], lsl #1\n\t" \
+                     "str    %[e1], %[d]\n\t" \
+                     NEXT \
+                     "ldr    %[x0], %[blocks]\n\t" \
                      "subs   %[x0], %[x0], #1\n\t" \
-                     "str    %[x0], %[pairs]\n\t" \
+                     "str    %[x0], %[blocks]\n\t" \
                      "bne    0b\n\t" \
-                     : [a] "=&r"(a), [w] "+r"(w), [c00] "=&r"(c00), [c01] "=&r"(c01), [c02] "=&r"(c02), \
+                     : [a] "=&r"(a), [w] "=&r"(w), [c00] "=&r"(c00), [c01] "=&r"(c01), [c02] "=&r"(c02), \
                        [c10] "=&r"(c10), [c11] "=&r"(c11), [c12] "=&r"(c12), [x0] "=&r"(x0), [x1] "=&r"(x1), \
-                       [u0] "=&r"(u0), [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1), [bias] "+m"(bias), \
-                       [q] "+m"(q), [d] "+m"(d), [pairs] "+m"(pairs) \
-                     : [r0] "m"(r0), [r1] "m"(r1), [r2] "m"(r2), [stride] "m"(stride) \
+                       [u0] "=&r"(u0), [u1] "=&r"(u1), [e0] "=&r"(e0), [e1] "=&r"(e1), [q] "=m"(q), \
+                       [d] "+m"(d), [blocks] "+m"(blocks), [r0] "+m"(r0), [r1] "+m"(r1), [r2] "+m"(r2) \
+                     : [w0] "m"(w0), [q0] "m"(q0), [q_end] "m"(q_end), [stride] "m"(stride) \
                      : "cc", "memory"); \
 }
 
@@ -288,32 +304,40 @@ static void NAME(const int16_t *r0, const int16_t *r1, const int16_t *r2, const 
 #define TX_ROWS_K3(P, G, H) \
     "ldr    %[a], %[r0]\n\t" TX_ROWS_ROW(P, G, H) "ldr    %[a], %[r1]\n\t" TX_ROWS_ROW(P, G, H) \
     "ldr    %[a], %[r2]\n\t" TX_ROWS_ROW(P, G, H)
+/* NEXT(r, P): row pointer r three pixels (3 * P bytes) on. */
+#define TX_ROWS_NEXT(r, P) \
+    "ldr    %[x0], %[" r "]\n\t" \
+    "add    %[x0], %[x0], #3*" TX_ROWS_XSTR(P) "\n\t" \
+    "str    %[x0], %[" r "]\n\t"
 
 /* 1x1 and 3x3 kernels over 2-3 (frame_c 4: a kernel row of 4 or 12 values) and 5-6 channels
  * (frame_c 6: 6 or 18 values). */
-TX_ROWS_PAIRS(pairs_c4_k1, 8, 1, 0, TX_ROWS_K1(8, 1, 0))
-TX_ROWS_PAIRS(pairs_c4_k3, 8, 3, 0, TX_ROWS_K3(8, 3, 0))
-TX_ROWS_PAIRS(pairs_c6_k1, 12, 1, 1, TX_ROWS_K1(12, 1, 1))
-TX_ROWS_PAIRS(pairs_c6_k3, 12, 4, 1, TX_ROWS_K3(12, 4, 1))
+TX_ROWS_BLOCKS(blocks_c4_k1, 8, 1, 0, TX_ROWS_K1(8, 1, 0), TX_ROWS_NEXT("r0", 8))
+TX_ROWS_BLOCKS(blocks_c4_k3, 8, 3, 0, TX_ROWS_K3(8, 3, 0),
+               TX_ROWS_NEXT("r0", 8) TX_ROWS_NEXT("r1", 8) TX_ROWS_NEXT("r2", 8))
+TX_ROWS_BLOCKS(blocks_c6_k1, 12, 1, 1, TX_ROWS_K1(12, 1, 1), TX_ROWS_NEXT("r0", 12))
+TX_ROWS_BLOCKS(blocks_c6_k3, 12, 4, 1, TX_ROWS_K3(12, 4, 1),
+               TX_ROWS_NEXT("r0", 12) TX_ROWS_NEXT("r1", 12) TX_ROWS_NEXT("r2", 12))
+#undef TX_ROWS_NEXT
 #undef TX_ROWS_K3
 #undef TX_ROWS_K1
-#undef TX_ROWS_PAIRS
+#undef TX_ROWS_BLOCKS
 #undef TX_ROWS_ROW
 #undef TX_ROWS_OUT
 #undef TX_ROWS_HALF
 #undef TX_ROWS_GROUP
 
-typedef void (*pairs_fn)(const int16_t *, const int16_t *, const int16_t *, const int32_t *, const int32_t *,
-                         const int32_t *, int8_t *, int32_t, int32_t);
+typedef void (*blocks_fn)(const int16_t *, const int16_t *, const int16_t *, const int32_t *, const int32_t *,
+                          const int32_t *, int8_t *, int32_t, int32_t);
 
 /* The asm loop for a 1x1 or 3x3 kernel over frame_c 4 or 6, or NULL (the C loop). */
-static pairs_fn pairs_for(int32_t frame_c, int32_t k_h, int32_t k_w)
+static blocks_fn blocks_for(int32_t frame_c, int32_t k_h, int32_t k_w)
 {
     if (k_h == 1 && k_w == 1) {
-        return frame_c == 4 ? pairs_c4_k1 : frame_c == 6 ? pairs_c6_k1 : 0;
+        return frame_c == 4 ? blocks_c4_k1 : frame_c == 6 ? blocks_c6_k1 : 0;
     }
     if (k_h == 3 && k_w == 3) {
-        return frame_c == 4 ? pairs_c4_k3 : frame_c == 6 ? pairs_c6_k3 : 0;
+        return frame_c == 4 ? blocks_c4_k3 : frame_c == 6 ? blocks_c6_k3 : 0;
     }
     return 0;
 }
@@ -328,15 +352,16 @@ void tx_conv2d_rows_s8(const tx_conv2d_rows_s8_params *p, const int8_t *in, int8
     const int16_t *rows[TX_CONV2D_ROWS_MAX_K_H];  /* the block's kernel rows */
     int32_t slot_row[TX_CONV2D_ROWS_MAX_K_H];      /* the padded input row each slot holds */
     int32_t *records = (int32_t *)(void *)scratch;
-    int8_t *tmp = scratch + 12 * out_c;
+    int8_t *tmp = scratch + 4 * RECORD_WORDS * out_c;
     int16_t *frame = (int16_t *)(void *)(tmp + 4 * ((3 * out_c + 3) / 4));
     const int32_t slot_values = p->frame_w * p->frame_c;
-    const int32_t *const weights = p->weights, *const bias = p->bias;
-    for (int32_t c = 0; c < out_c; ++c) {
-        tx_mr_record(p->mult[c], p->shift[c], p->output_offset, records + TX_MR_WORDS * c);
+    const int32_t *const weights = p->weights;
+    for (int32_t c = 0; c < out_c; ++c) { /* {bias, m, c, r} */
+        records[RECORD_WORDS * c] = p->bias[c];
+        tx_mr_record(p->mult[c], p->shift[c], p->output_offset, records + RECORD_WORDS * c + 1);
     }
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
-    const pairs_fn fast = act_min == -128 && act_max == 127 ? pairs_for(g.frame_c, k_h, g.k_w) : 0;
+    const blocks_fn fast = act_min == -128 && act_max == 127 ? blocks_for(g.frame_c, k_h, g.k_w) : 0;
 #endif
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + b * g.in_h * g.in_w * g.in_c;
@@ -354,18 +379,31 @@ void tx_conv2d_rows_s8(const tx_conv2d_rows_s8_params *p, const int8_t *in, int8
                 }
                 rows[ky] = frame + s * slot_values;
             }
-            for (int32_t x = 0; x < out_w; x += 3) {
+            int32_t x = 0; /* the next block's first output pixel */
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
+            if (fast && out_w >= 3) { /* the row's whole blocks in one call */
+                const int32_t whole = out_w / 3;
+                fast(rows[0], rows[k_h / 2], rows[k_h - 1], weights, records, records + RECORD_WORDS * out_c,
+                     out_b + y * out_w * out_c, out_c, whole);
+                x = 3 * whole;
+                for (int32_t ky = 0; ky < k_h; ++ky) {
+                    rows[ky] += x * g.frame_c;
+                }
+            }
+#endif
+            for (; x < out_w; x += 3) {
                 const int32_t n = out_w - x < 3 ? out_w - x : 3; /* past the row's end: sums unused */
                 int8_t *dst = out_b + (y * out_w + x) * out_c;
                 int8_t *d = n == 3 ? dst : tmp;
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
                 if (fast) {
-                    fast(rows[0], rows[k_h / 2], rows[k_h - 1], weights, bias, records, d, out_c, out_c / 2);
+                    fast(rows[0], rows[k_h / 2], rows[k_h - 1], weights, records, records + RECORD_WORDS * out_c, d,
+                         out_c, 1);
                 } else {
-                    block_c(&g, rows, weights, bias, records, d, act_min, act_max);
+                    block_c(&g, rows, weights, records, d, act_min, act_max);
                 }
 #else
-                block_c(&g, rows, weights, bias, records, d, act_min, act_max);
+                block_c(&g, rows, weights, records, d, act_min, act_max);
 #endif
                 for (int32_t i = 0; i < n * out_c && n < 3; ++i) {
                     dst[i] = tmp[i];

@@ -61,11 +61,11 @@ typedef struct {
 
 #define TX_CONV2D_ROWS_MAX_K_H 8 /* row slots the kernel tracks on its stack */
 
-/* Bytes of scratch: the out_c {m, c, r} records (12 bytes each), three output pixels for a
- * short last block (rounded up to 4 bytes), then the k_h row slots of frame_w * frame_c
- * int16 values. */
+/* Bytes of scratch: the out_c {bias, m, c, r} records (16 bytes each), three output pixels for a
+ * short last block (rounded up to 4 bytes), then the k_h row slots of frame_w * frame_c int16
+ * values. */
 #define TX_CONV2D_ROWS_S8_SCRATCH(out_c, k_h, frame_w, frame_c) \
-    (12 * (out_c) + 4 * ((3 * (out_c) + 3) / 4) + 2 * (k_h) * (frame_w) * (frame_c))
+    (16 * (out_c) + 4 * ((3 * (out_c) + 3) / 4) + 2 * (k_h) * (frame_w) * (frame_c))
 
 /* in: [batches][in_h][in_w][in_c]; out: [batches][out_h][out_w][out_c];
  * scratch: TX_CONV2D_ROWS_S8_SCRATCH bytes, 4-byte aligned, not overlapping in or out. */
