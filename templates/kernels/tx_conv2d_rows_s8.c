@@ -4,9 +4,10 @@
  * padded input lives in slot fy % k_h, so with stride_h < k_h a row is widened once and
  * reused by the next output rows), then blocks of three output pixels x two channels. On
  * cores with the DSP extension, with no activation to apply and the shapes of first layers
- * and exit heads (frame_c 4 or 6, k_w 1 or 3), one inline-asm loop per shape runs every
- * channel pair of a block with its sums in registers; elsewhere the same words go through
- * the C loop (tx_smlad).
+ * and exit heads (frame_c 4 or 6, 1x1 or 3x3 kernels), one inline-asm loop per shape runs
+ * the whole blocks of an output row, every channel pair with its sums in registers (a short
+ * last block: once more, into scratch); elsewhere the same words go through the C loop
+ * (tx_smlad).
  */
 #include "tx_conv2d_rows_s8.h"
 #include "tx_common.h"
