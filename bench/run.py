@@ -129,14 +129,15 @@ default: the faster layout on every MLPerf model and the one that fits the flash
   (tables doubled): 17 cycles per element, not 46. IC's inner loop alone is 1.06 cycles/MAC (4 LDRD
   at 2, 4 SXTB16, 12 SMLAD per 24 MACs). X-CUBE-AI's board figures (1.59 / 1.96 / 1.43) include
   flash wait states that ours do not.
-- **Early exits: met for ee_dscnn and ee_three_exits** (stage 0 / whole 1.04, exit-0 share +0.7
-  points); **missed for ee_resnet** (1.17, +7.4 points). ee_three_exits' stage 0 is a 3x3
-  convolution over one channel (tx_conv2d_c1_s8, 1.67 instructions/MAC): one asm block per output
-  row, 12 instructions per output (2 LDM, 5 SMLAD, ADD + SMMLAR + ASR + SSAT, STRB) and 14 per
-  pixel for its taps, plus its MEAN over 8 channels as one byte stream (LDM + 8 SXTAB16 per 16
-  bytes). ee_resnet's stage 0 holds 3x3 convolutions over 3 and 6 channels with 6 outputs and a
-  1x1 convolution with K = 6 (the 7-instruction requantization of every 6 MACs); kernels for those
-  shapes are not written.
+- **Early exits: met for ee_dscnn, ee_three_exits and ee_resnet.** ee_three_exits' stage 0 is a 3x3
+  convolution over one channel (tx_conv2d_c1_s8): one asm block per output row, 12 instructions per
+  output (2 LDM, 5 SMLAD, ADD + SMMLAR + ASR + SSAT, STRB) and 14 per pixel for its taps, plus its
+  MEAN over 8 channels as one byte stream (LDM + 8 SXTAB16 per 16 bytes). ee_resnet's stage 0 holds
+  3x3 convolutions over 3 and 6 channels with 6 outputs and a 1x1 head convolution with K = 6: on
+  the GEMM, building an im2col column (byte gather, then widen) cost as much as its products (3.74 /
+  2.51 / 5.44 instructions/MAC); tx_conv2d_rows_s8 widens each input row once and reads three
+  neighbouring pixels' windows from it (about 1.8 / 1.2 / 3.0). The 1x1 head stays near 3: per
+  output 6 instructions of requantization (SMMLAR) and ~3 of loop state for 6 MACs.
 """
 
 

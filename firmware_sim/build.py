@@ -370,7 +370,8 @@ def dsp_instruction_count(elf: Path) -> dict[str, int]:
         [tool("arm-none-eabi-objdump"), "-d", "--no-show-raw-insn", str(elf)], capture_output=True, text=True, check=True
     )
     wanted = ("smlad", "smladx", "smuad", "smlsd", "smusd", "sxtb16", "sxtab16", "uxtb16", "smlabb", "smlatt",
-              "smlabt", "smlatb", "ssat16", "usat16", "qadd16", "sadd16", "ssub16", "pkhbt", "pkhtb", "smlal")
+              "smlabt", "smlatb", "ssat16", "usat16", "qadd16", "sadd16", "ssub16", "pkhbt", "pkhtb", "smlal",
+              "smmulr", "smmlar")
     counts = dict.fromkeys(wanted, 0)
     for line in out.stdout.splitlines():
         parts = line.split("\t")

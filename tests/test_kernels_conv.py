@@ -64,6 +64,13 @@ CONV_CASES = {
 # convolutions only (a left-shifting requantization goes fast too: gemm.requant_records).
 REFERENCE_CASES = {"grouped"}
 CONV_VARIANTS = {case: "conv2d_s8" if case in REFERENCE_CASES else "conv2d_gemm_s8" for case in CONV_CASES}
+# With int8 weights (optimize=size) these take tx_conv2d_rows_s8 instead of the GEMM: 5 input channels, a 1x1 or
+# 3x3 kernel, stride 1 along the width, even out_c <= 12, nothing to clamp (conv2d.rows_call).
+ROWS_SIZE_CASES = {"batch_2", "input_zero_point_min", "kernel_1x1", "no_bias", "per_tensor_weights"}
+
+
+def conv_variant(case: str, optimize: str) -> str:
+    return "conv2d_rows_s8" if optimize == "size" and case in ROWS_SIZE_CASES else CONV_VARIANTS[case]
 
 DEPTHWISE_CASES = {
     "m1_same_relu6": dict(activation="RELU6"),
@@ -150,7 +157,7 @@ def test_conv2d_matches_tflm(case, optimize, workdir):
     model = conv_model(seed=len(case), **CONV_CASES[case])
     graph = parse_model(model)
     calls = conv2d.prepare(graph, graph.ops[0], optimize=optimize)
-    assert [c.kernel for c in calls] == [CONV_VARIANTS[case]]
+    assert [c.kernel for c in calls] == [conv_variant(case, optimize)]
     assert_layout(calls[0], optimize)
     (reference,) = compare_with_tflm(model, workdir, optimize=optimize)
     assert len(np.unique(reference)) >= 3  # the case exercises more than the clamp
@@ -230,8 +237,69 @@ def test_conv2d_c1_matches_tflm(case, workdir):
     assert len(np.unique(reference)) >= 3
 
 
+# The widened-rows variant (optimize=size; speed keeps the GEMM): the shapes of ee_resnet's stage 0 (3x3 over 3
+# and 6 channels, a 1x1 exit head over 6), 2 channels, a short last block of each output row, stride 2 down
+# the height, batches, both zero-point extremes.
+ROWS_CASES = {
+    "rows_3x3_c3_stem": dict(in_shape=(1, 12, 12, 3), out_c=6),
+    "rows_3x3_c6_relu_zp_min": dict(in_shape=(1, 12, 12, 6), out_c=6, activation="RELU", out_zp=-128),
+    "rows_1x1_c6_head": dict(in_shape=(1, 12, 12, 6), kernel=(1, 1), out_c=12),
+    "rows_1x1_c3_short_block": dict(in_shape=(1, 4, 7, 3), kernel=(1, 1), out_c=2),
+    "rows_3x3_c2_valid": dict(in_shape=(1, 6, 7, 2), out_c=2, padding="VALID"),
+    "rows_3x3_c5_s2x1_batch_2": dict(in_shape=(2, 7, 8, 5), out_c=4, stride=(2, 1), in_zp=127),
+    "rows_3x3_c3_short_block": dict(in_shape=(1, 9, 7, 3), out_c=8, in_zp=-128),
+}
+# Shapes that stay on the GEMM with int8 weights: too many output channels, an odd count, a clamp to apply,
+# a kernel without a DSP loop, stride 2 along the width.
+NOT_ROWS_CASES = {
+    "out_c_14": dict(in_shape=(1, 6, 6, 3), out_c=14),
+    "odd_out_c": dict(in_shape=(1, 6, 6, 6), out_c=5),
+    "relu6": dict(in_shape=(1, 6, 6, 6), out_c=6, activation="RELU6"),
+    "kernel_3x2": dict(in_shape=(1, 6, 6, 3), out_c=6, kernel=(3, 2)),
+    "kernel_5x3": dict(in_shape=(1, 6, 6, 3), out_c=6, kernel=(5, 3)),
+    "stride_1x2": dict(in_shape=(1, 6, 6, 3), out_c=6, stride=(1, 2)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROWS_CASES))
+def test_conv2d_rows_matches_tflm(case, workdir):
+    model = conv_model(seed=len(case) + 5, **ROWS_CASES[case])
+    graph = parse_model(model)
+    assert [c.kernel for c in conv2d.prepare(graph, graph.ops[0], optimize="speed")] == ["conv2d_gemm_s8"]
+    (call,) = conv2d.prepare(graph, graph.ops[0], optimize="size")
+    assert call.kernel == "conv2d_rows_s8"
+    p = call.params
+    frame_c = 4 if p["in_c"] <= 4 else 6
+    words_per_row = (p["k_w"] * frame_c) // 4 * 2 + (p["k_w"] * frame_c) % 4 // 2
+    assert p["frame_c"] == frame_c and p["frame_w"] == 3 * -(-p["out_w"] // 3) + p["k_w"] - 1
+    assert call.arrays["weights"].values.size == p["out_c"] // 2 * p["k_h"] * words_per_row
+    assert call.scratch == (16 * p["out_c"] + 4 * ((3 * p["out_c"] + 3) // 4)
+                            + 2 * p["k_h"] * p["frame_w"] * frame_c)
+    (reference,) = compare_with_tflm(model, workdir, optimize="size")
+    assert len(np.unique(reference)) >= 3
+
+
+@pytest.mark.parametrize("case", sorted(NOT_ROWS_CASES))
+def test_conv2d_rows_not_taken(case):
+    graph = parse_model(conv_model(seed=len(case), **NOT_ROWS_CASES[case]))
+    assert [c.kernel for c in conv2d.prepare(graph, graph.ops[0], optimize="size")] == ["conv2d_gemm_s8"]
+
+
+def test_rows_weight_layout():
+    """rows_channel_words: per channel pair and kernel row, [v0 v2 v1 v3] words per channel, then the last pair."""
+    w = np.arange(2 * 1 * 3 * 6, dtype=np.int8).reshape(2, 1, 3, 6)  # channel 1's values are channel 0's + 18
+    words = gemm.rows_channel_words(w, 6).view(np.uint32)
+    b = [[int(x) >> (8 * j) & 0xFF for j in range(4)] for x in words]
+    assert len(b) == 9
+    assert b[0] == [0, 2, 1, 3] and b[1] == [18, 20, 19, 21] and b[6] == [12, 14, 13, 15]
+    assert b[8] == [16, 34, 17, 35]
+    padded = gemm.rows_channel_words(np.full((2, 1, 1, 3), 7, dtype=np.int8), 4).view(np.uint32)
+    assert [int(x) for x in padded] == [0x00070707, 0x00070707]  # the padding channel: a zero weight
+
+
 def test_every_conv2d_variant_is_tested():
     assert set(CONV_VARIANTS.values()) == {"conv2d_s8", "conv2d_gemm_s8"}
+    assert ROWS_SIZE_CASES <= set(CONV_CASES) and ROWS_CASES
     assert set(DEPTHWISE_VARIANTS.values()) == {"depthwise_conv2d_s8", "depthwise_conv2d_c4_s8",
                                                 "depthwise_conv2d_3x3_s8", "depthwise_conv2d_2x2_s8"}
     assert {v for _, v in FC_CASES.values()} == {"fully_connected_s8", "fully_connected_gemv_s8", "conv2d_gemm_s8"}
@@ -339,8 +407,8 @@ def test_fast_requantization_equals_tflm_arithmetic():
     """tx_mr (tx_common.h): one SMMULR of 2 * acc, then (v + c + (v >> 31)) >> r with c = 2^(r-1) + z * 2^r,
     equals TFLM's SRDHM + RoundingDivideByPOT + zero point over |acc| < 2^30 and right shifts 1..22."""
     rng = np.random.default_rng(13)
-    edges = [0, 1, -1, 2**30 - 1, -(2**30 - 1), 2**29, -(2**29)]
-    for _ in range(4000):
+    edges = [0, 1, -1, -2, -3, 2**30 - 1, -(2**30 - 1), 2**29, -(2**29)]
+    for _ in range(20000):
         acc = int(rng.choice(edges)) if rng.random() < 0.1 else int(rng.integers(-(2**30) + 1, 2**30))
         m = int(rng.choice([0, 2**30, 2**31 - 1])) if rng.random() < 0.05 else int(rng.integers(2**30, 2**31))
         r = int(rng.integers(1, gemm.FAST_MAX_RIGHT_SHIFT + 1))
@@ -350,11 +418,15 @@ def test_fast_requantization_equals_tflm_arithmetic():
         c = 2 ** (r - 1) + z * 2**r
         assert abs(v + c + (v >> 31)) < 2**31
         assert (v + c + (v >> 31)) >> r == expected, (acc, m, r, z)
+        # The SMMLAR form (tx_conv2d_rows_s8's and tx_add_lut_s8's DSP loops): v + c in one instruction,
+        # the rounding's -[v < 0] as -[acc < 0].
+        vc = (2 * acc * m + c * 2**32 + 2**31) >> 32  # SMMLAR
+        assert vc == v + c and (vc + (-1 if acc < 0 else 0)) >> r == expected, (acc, m, r, z)
 
 
 def test_fast_requantization_choice():
     """rq_fast only for the int8 GEMM path, and not when a channel shifts left (multiplier above one)."""
-    for case, fast in (("kernel_1x1", 1), ("pointwise_c8_odd_out_c", 1), ("multiplier_above_one", 0)):
+    for case, fast in (("pointwise_direct_c12_25px", 1), ("pointwise_c8_odd_out_c", 1), ("multiplier_above_one", 0)):
         graph = parse_model(conv_model(seed=len(case), **CONV_CASES[case]))
         (size,) = conv2d.prepare(graph, graph.ops[0], optimize="size")
         (speed,) = conv2d.prepare(graph, graph.ops[0], optimize="speed")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 
+
 import numpy as np
 import pytest
 from conftest import mlperf_path
@@ -96,12 +97,12 @@ DSP_MNEMONIC = {"conv2d_gemm_s8": "smlad", "depthwise_conv2d_c4_s8": "smlabb", "
                 "depthwise_conv2d_3x3_s8": "smladx", "depthwise_conv2d_2x2_s8": "smlatt", "avgpool_s8": "sxtab16", "mean_s8": "sxtab16"}
 
 
-def _qemu_equals_host(lib, tmp_path, n: int, dsp: str = "smlad"):
+def _qemu_equals_host(lib, tmp_path, n: int, dsp: str = "smlad", board: str = BOARD):
     manifest = load_manifest(lib)
     x = _inputs(manifest, n)
-    built = build_firmware(lib, BOARD, tmp_path / "fw")
-    assert dsp_instruction_count(built.elf).get(dsp, 0) > 0, f"no {dsp} in the M4 build"
-    sim = run(built, BOARD, x, manifest).to_arrays()
+    built = build_firmware(lib, board, tmp_path / "fw")
+    assert dsp_instruction_count(built.elf).get(dsp, 0) > 0, f"no {dsp} in the {board} build"
+    sim = run(built, board, x, manifest).to_arrays()
     host = run_host(lib, x).to_arrays()
     for key, value in host.items():
         assert sim[key].tobytes() == value.tobytes(), key
@@ -232,8 +233,9 @@ W8_PATHS = {
     # pointwise, stride 1: each column widened straight from the input (direct), in_c % 8 == 4 (a
     # zero group past each column), 25 pixels (a last block of 1).
     "w8_pointwise_direct_c12": (lambda: conv_model(seed=28, in_shape=(1, 5, 5, 12), kernel=(1, 1), out_c=8), 1, 1),
-    # in_c % 4 != 0 (the T-RecX models' first layers): every window gathered, then widened.
-    "w8_gather_c6": (lambda: conv_model(seed=26, in_shape=(1, 7, 7, 6), out_c=6), 1, 1),
+    # in_c % 4 != 0 at stride 2 (VWW's stem; at stride 1 such layers take conv2d_rows_s8): every window
+    # gathered, then widened.
+    "w8_gather_c6": (lambda: conv_model(seed=26, in_shape=(1, 7, 7, 6), out_c=6, stride=(2, 2)), 1, 1),
     # (one input channel: a 2x3 kernel, as 3x3 ones take conv2d_c1_s8)
     "w8_gather_c1": (lambda: conv_model(seed=27, in_shape=(1, 8, 8, 1), out_c=8, kernel=(2, 3)), 1, 1),
     # "dead" channels (bias near +-2^30, right shifts beyond 22) moved onto tx_mr by gemm.step_channel.
@@ -303,3 +305,33 @@ def test_add_paths_match_host_and_tflm(case, tmp_path):
     assert len(np.unique(reference)) >= 20
     if call.params["act_min"] > -128:  # the clamp is reached
         assert reference.min() == call.params["act_min"]
+
+
+# tx_conv2d_rows_s8's four asm loops (3 or 6 channels widened to 4 or 6 values, 1x1 or 3x3 kernels), a short
+# last block, stride 2 down the height, two batches; on the M4 and the M7.
+ROWS_ONE_OP = {
+    "rows_c4_k3_stem": dict(seed=31, in_shape=(1, 12, 12, 3), out_c=6),
+    "rows_c6_k3_relu_zp_min": dict(seed=32, in_shape=(1, 12, 12, 6), out_c=6, activation="RELU", out_zp=-128),
+    "rows_c6_k1_head": dict(seed=33, in_shape=(1, 12, 12, 6), kernel=(1, 1), out_c=12),
+    "rows_c4_k1_short_block": dict(seed=34, in_shape=(1, 4, 7, 3), kernel=(1, 1), out_c=2),
+    "rows_c6_k3_s2x1_batch_2_c5": dict(seed=35, in_shape=(2, 7, 8, 5), out_c=4, stride=(2, 1), in_zp=127),
+    "rows_c4_k3_short_block_c2": dict(seed=36, in_shape=(1, 9, 7, 2), out_c=8, in_zp=-128),
+}
+
+
+@pytest.mark.parametrize("board", ["nucleo-l4r5zi", "nucleo-f746zg"])
+@pytest.mark.parametrize("case", sorted(ROWS_ONE_OP))
+def test_conv_rows_matches_host_and_tflm(case, board, tmp_path):
+    model = conv_model(**ROWS_ONE_OP[case])
+    graph = parse_model(model)
+    (call,) = prepare_op(graph, graph.ops[0], "size")
+    assert call.kernel == "conv2d_rows_s8"
+    assert (call.params["act_min"], call.params["act_max"]) == (-128, 127)  # the asm loops' condition
+    path = tmp_path / f"{case}.tflite"
+    path.write_bytes(model)
+    lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
+    x, sim = _qemu_equals_host(lib, tmp_path, n=3, dsp="smlad", board=board)
+    (reference,) = run_tflm(model, [x], 1)
+    (exit_name,) = [e["name"] for e in load_manifest(lib)["exits"]]
+    assert sim[exit_name].reshape(reference.shape).tobytes() == reference.tobytes()
+    assert len(np.unique(reference)) >= 3

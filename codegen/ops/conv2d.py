@@ -26,8 +26,8 @@ from ..ir import Graph, Op, Tensor
 from ..quant import activation_range, quantize_multiplier
 from .base import ConstArray, KernelCall
 from .common import constant, int8_activation, op_error
-from .gemm import (channel_pair_words, fast_requant, gemm_fast_requant, packed_channel_words, padded_length,
-                   pixelwise_inplace_offset, requant_records)
+from .gemm import (channel_pair_words, fast_requant, frame_channels, gemm_fast_requant, packed_channel_words,
+                   padded_length, pixelwise_inplace_offset, requant_records, rows_channel_words)
 from .windowing import window
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
@@ -157,6 +157,11 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
         if optimize == "size" and in_c == 1 and (k_h, k_w) == (3, 3):
             return [c1_call(op, weights, bias, compact_requant(mults, shifts, out_c), act_min, act_max, geometry,
                             inp, out)]
+        if optimize == "size":
+            rows = rows_call(op, weights, bias, compact_requant(mults, shifts, out_c), act_min, act_max, geometry,
+                             inp, out)
+            if rows is not None:
+                return [rows]
         requant = (compact_requant(mults, shifts, out_c) if optimize == "size" else
                    {"requant": ConstArray("int32_t", records, REQUANT_COMMENT.format(channels=out_c))})
         return [gemm_call(op, weights, bias, requant, act_min, act_max, geometry, inp, out)]
@@ -251,6 +256,80 @@ def c1_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min: i
         outputs=(op.outputs[0],),
         macs=batches * out_h * out_w * out_c * 9,
         scratch=c1_scratch(out_c, frame),
+    )
+
+
+ROWS_IN_C = (2, 3, 5, 6)  # tx_conv2d_rows_s8's input channels: 4 or 6 widened values per pixel, not a multiple of 4
+ROWS_KERNELS = ((1, 1), (3, 3))  # the kernels its DSP loops are written for (exit heads, first layers)
+ROWS_MAX_OUT_C = 12  # see rows_call
+
+
+def rows_frame_w(out_w: int, k_w: int) -> int:
+    """Widened pixels per row slot of tx_conv2d_rows_s8: whole blocks of three output pixels and their taps."""
+    return 3 * -(-out_w // 3) + k_w - 1
+
+
+def rows_scratch(out_c: int, k_h: int, frame_w: int, frame_c: int) -> int:
+    """TX_CONV2D_ROWS_S8_SCRATCH: {bias, m, c, r} records, a short block's outputs, then the k_h widened rows."""
+    return 16 * out_c + 4 * ((3 * out_c + 3) // 4) + 2 * k_h * frame_w * frame_c
+
+
+def rows_call(op: Op, weights: Tensor, bias: np.ndarray, requant: dict, act_min: int, act_max: int, geometry,
+              inp: Tensor, out: Tensor) -> KernelCall | None:
+    """tx_conv2d_rows_s8 (see its header) for the shapes of first layers and exit heads, or None (the GEMM).
+
+    Taken with 2, 3, 5 or 6 input channels, a 1x1 or 3x3 kernel, stride 1 along the width, no dilation, an even number of output channels, no activation to clamp (its DSP loops
+    saturate only) and tx_mr requantization: there the GEMM's columns cost a byte gather and a
+    widen per element of every column, about as much as the products. At most 12 output channels:
+    with more, the GEMM shares each column among more channel pairs, and a library whose only such
+    layer is a wider stem (IC's 3 -> 16) keeps the code it needs anyway (its flash budget).
+    """
+    batches, in_h, in_w, in_c = inp.shape
+    _, out_h, out_w, out_c = out.shape
+    _, k_h, k_w, _ = weights.shape
+    stride_h, stride_w = op.options["stride"]
+    frame_c, frame_w = frame_channels(in_c), rows_frame_w(out_w, k_w)
+    if (in_c not in ROWS_IN_C or (k_h, k_w) not in ROWS_KERNELS or stride_w != 1
+            or tuple(op.options["dilation"]) != (1, 1) or out_c % 2 or out_c > ROWS_MAX_OUT_C
+            or (act_min, act_max) != (-128, 127) or geometry.pad_left + in_w > frame_w):
+        return None
+    k = k_h * k_w * in_c
+    requant, fast, bias = gemm_requant(requant, bias, k, out.quant.zero_point, act_min, act_max)
+    if not fast:
+        return None
+    return KernelCall(
+        kernel="conv2d_rows_s8",
+        params={
+            "batches": batches,
+            "in_h": in_h,
+            "in_w": in_w,
+            "in_c": in_c,
+            "out_h": out_h,
+            "out_w": out_w,
+            "out_c": out_c,
+            "k_h": k_h,
+            "k_w": k_w,
+            "stride_h": stride_h,
+            "pad_top": geometry.pad_top,
+            "pad_left": geometry.pad_left,
+            "frame_c": frame_c,
+            "frame_w": frame_w,
+            "input_offset": -inp.quant.zero_point,
+            "output_offset": out.quant.zero_point,
+            "act_min": act_min,
+            "act_max": act_max,
+        },
+        arrays={
+            "weights": ConstArray("int32_t", rows_channel_words(weights.data.astype(np.int8), frame_c),
+                                  f"'{weights.name}' [{out_c}][{k_h}][{k_w}][{in_c}] as int8, 4 to a word, per "
+                                  f"channel pair and kernel row (codegen/ops/gemm.py rows_channel_words)"),
+            "bias": ConstArray("int32_t", bias, f"bias [{out_c}]"),
+            **requant,
+        },
+        inputs=(op.inputs[0],),
+        outputs=(op.outputs[0],),
+        macs=batches * out_h * out_w * out_c * k,
+        scratch=rows_scratch(out_c, k_h, frame_w, frame_c),
     )
 
 

@@ -96,6 +96,36 @@ def unpack_packed_words(words: np.ndarray, r: int, k: int) -> np.ndarray:
     return out.reshape(-1, kp)[:r, :k]
 
 
+def frame_channels(in_c: int) -> int:
+    """tx_conv2d_rows_s8's int16 values per widened pixel: in_c rounded up to 4 or 6 (0: not a rows shape)."""
+    return 4 if 2 <= in_c <= 4 else 6 if 5 <= in_c <= 6 else 0
+
+
+def rows_channel_words(weights: np.ndarray, frame_c: int) -> np.ndarray:
+    """int8 weights [O][KH][KW][C] (O even, C <= frame_c) -> int32 words: tx_conv2d_rows_s8's layout.
+
+    Per channel pair (2p, 2p+1), per kernel row ky, the row's L = KW * frame_c values v[k]
+    (k = kx * frame_c + c, zero for the padding channels c >= C) in groups of 4: one word per
+    channel, bytes [v0 v2 v1 v3], so SXTB16 gives the pair (v0, v1) and SXTB16 with ROR #8
+    (v2, v3), the order the widened input lies in; when L % 4 == 2, one last word for both
+    channels, bytes [ch0 v0, ch1 v0, ch0 v1, ch1 v1]. Result [O / 2][KH][2 * (L // 4) + L % 4 // 2].
+    """
+    o, kh, kw, c = weights.shape
+    v = np.zeros((o, kh, kw, frame_c), dtype=np.int8)
+    v[..., :c] = weights
+    v = v.reshape(o, kh, kw * frame_c).view(np.uint8).astype(np.uint32)
+    length = kw * frame_c
+    groups = length // 4
+    body = v[:, :, :4 * groups].reshape(o, kh, groups, 4)
+    words = body[..., 0] | body[..., 2] << 8 | body[..., 1] << 16 | body[..., 3] << 24  # [O][KH][G]
+    pairs = words.reshape(o // 2, 2, kh, groups).transpose(0, 2, 3, 1).reshape(o // 2, kh, 2 * groups)
+    if length % 4:
+        t = v[:, :, 4 * groups:].reshape(o // 2, 2, kh, 2)  # [pair][channel][row][value]
+        last = t[:, 0, :, 0] | t[:, 1, :, 0] << 8 | t[:, 0, :, 1] << 16 | t[:, 1, :, 1] << 24  # [pair][row]
+        pairs = np.concatenate([pairs, last[..., None]], axis=2)
+    return np.ascontiguousarray(pairs).reshape(-1).view(np.int32)
+
+
 RECORD_WORDS = 6  # words per channel in requant_records
 
 
