@@ -322,7 +322,7 @@ def test_accuracy_risk_credits_an_exit_for_the_backbone_mistakes_it_fixes():
     reference = np.argmax(logits[1], axis=1)
     cal, val = np.arange(0, 2500), np.arange(2500, n)
     found = {risk: search.evaluate_subsets(logits, exits, labels, reference, cal, val, costs, 1, "confidence", 0.02,
-                                           "ltt", DELTA, risk=risk)[0] for risk in ("disagreement", "accuracy")}
+                                           "ltt", DELTA, risk=risk)[0] for risk in ("disagreement", "accuracy", "either")}
     assert found["disagreement"].expected_instructions > costs.backbone  # only thresholds that never stop pass
     assert search.best([found["disagreement"]], costs.backbone) is None
     chosen = search.best([found["accuracy"]], costs.backbone)
@@ -332,3 +332,6 @@ def test_accuracy_risk_credits_an_exit_for_the_backbone_mistakes_it_fixes():
     right, base_right = taken.labels == labels[cal], reference[cal] == labels[cal]
     assert chosen.calibration_risk == pytest.approx(np.mean(base_right) - np.mean(right), abs=1e-12)
     assert chosen.calibration_risk < -0.02
+    # the dual test (--risk either) admits it too, through its accuracy half at half the level
+    assert found["either"].admissible and found["either"].expected_instructions < 70.0
+    assert found["either"].calibration_risk < -0.02
