@@ -248,14 +248,26 @@ def build_heads(backbone, names: list[str], classes: int, seed: int = 0):
     return heads, kinds
 
 
+FEATURE_CHUNK = 4096  # samples per predict call: the maps are written into arrays allocated once
+
+
 def features(backbone, names: list[str], x: np.ndarray, batch_size: int = 256) -> list[np.ndarray]:
-    """The backbone's feature maps at each candidate, computed once (float32)."""
+    """The backbone's feature maps at each candidate, computed once (float32).
+
+    In chunks, into preallocated arrays: predict on the whole set would hold every batch's maps and their
+    concatenation at once (twice the memory; the 19,693 training windows of the ECG example at 8 candidates
+    take 5.2 GB once).
+    """
     augment._tf()
     import keras
 
     taps = keras.Model(backbone.inputs, [backbone.get_layer(n).output for n in names])
-    out = taps.predict(x, batch_size=batch_size, verbose=0)
-    return list(out) if isinstance(out, (list, tuple)) else [out]
+    out = [np.empty((len(x),) + tuple(int(d) for d in t.shape[1:]), np.float32) for t in taps.outputs]
+    for start in range(0, len(x), FEATURE_CHUNK):
+        part = taps.predict(x[start:start + FEATURE_CHUNK], batch_size=batch_size, verbose=0)
+        for arr, maps in zip(out, part if isinstance(part, (list, tuple)) else [part]):
+            arr[start:start + len(maps)] = maps
+    return out
 
 
 def train_heads(heads, feats: list[np.ndarray], y: np.ndarray, *, epochs: int, batch_size: int = 64,

@@ -335,3 +335,21 @@ def test_accuracy_risk_credits_an_exit_for_the_backbone_mistakes_it_fixes():
     # the dual test (--risk either) admits it too, through its accuracy half at half the level
     assert found["either"].admissible and found["either"].expected_instructions < 70.0
     assert found["either"].calibration_risk < -0.02
+
+
+def test_features_in_chunks_equal_one_predict(monkeypatch):
+    """The cached feature maps come in chunks written into arrays allocated once; the values are those of
+    one predict over every sample (same order, nothing left unwritten at a chunk's ragged end)."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = tiny_backbone()
+    x = np.random.default_rng(2).random((23, 16, 16, 1), dtype=np.float32)
+    names = ["b1", "b2"]
+    whole = keras.Model(model.inputs, [model.get_layer(n).output for n in names]).predict(x, verbose=0)
+    monkeypatch.setattr(search, "FEATURE_CHUNK", 5)
+    chunked = search.features(model, names, x, batch_size=4)
+    assert [f.shape for f in chunked] == [(23, 16, 16, 8), (23, 8, 8, 16)]
+    for got, want in zip(chunked, whole):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert np.abs(chunked[1][20:]).sum() > 0  # the last, short chunk was written
