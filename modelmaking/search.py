@@ -27,11 +27,11 @@ Steps, each a plain function:
    (codegen/policies/calibrate.py) so that a risk against the backbone stays
    within max_drop: `--risk disagreement` (the default for i.i.d. samples)
    bounds 1[label at the exit taken is wrong and the backbone is right];
-   `--risk accuracy` (the default with --stream) bounds the accuracy loss
+   `--risk accuracy` bounds the accuracy loss
    itself, 1[exit wrong] - 1[backbone wrong], with a test on the discordant
-   samples (calibrate.py, accuracy_test); `--risk either` bounds the accuracy loss
-   with the dual test (either test passes at half the level: calibrate.py,
-   risk_passes). The configurations are ordered (and their expected
+   samples (calibrate.py, accuracy_test); `--risk either` (the default with
+   --stream) bounds the accuracy loss with the dual test (either test passes
+   at half the level: calibrate.py, risk_passes). The configurations are ordered (and their expected
    instructions measured) on the validation split and tested on the
    calibration split. Every subset is tested at delta / (number of subsets)
    (Bonferroni), so the guarantee holds for the subset finally chosen.
@@ -537,9 +537,10 @@ def check_budget(n_cal: int, max_drop: float, method: str, level: float, source:
 
 
 def default_risk(stream: bool) -> str:
-    """accuracy for streams (a temporal policy's reused decision fixes backbone flickers as often as it
-    loses windows, and the budget is the accuracy loss); disagreement for i.i.d. samples (stricter)."""
-    return "accuracy" if stream else "disagreement"
+    """either for streams: the accuracy loss (a temporal policy's reused decision fixes backbone flickers as
+    often as it loses windows, and the budget is the accuracy loss), with the dual test, which also admits
+    what the disagreement test alone certifies; disagreement for i.i.d. samples (stricter)."""
+    return "either" if stream else "disagreement"
 
 
 def best(results: list[SubsetResult], backbone: float = math.inf) -> SubsetResult | None:

@@ -332,7 +332,9 @@ def test_accuracy_risk_credits_an_exit_for_the_backbone_mistakes_it_fixes():
     right, base_right = taken.labels == labels[cal], reference[cal] == labels[cal]
     assert chosen.calibration_risk == pytest.approx(np.mean(base_right) - np.mean(right), abs=1e-12)
     assert chosen.calibration_risk < -0.02
-    # the dual test (--risk either) admits it too, through its accuracy half at half the level
+    # the dual test (--risk either, the default with --stream) admits it too, through its accuracy half at
+    # half the level
+    assert search.default_risk(True) == "either" and search.default_risk(False) == "disagreement"
     assert found["either"].admissible and found["either"].expected_instructions < 70.0
     assert found["either"].calibration_risk < -0.02
 
