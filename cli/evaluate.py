@@ -65,7 +65,8 @@ def calibrate(
                                    help="--per-exit with ltt: fixed-sequence (Pareto testing) or bonferroni"),
     risk: str = typer.Option("disagreement", "--risk",
                              help="--per-exit: what --max-drop bounds: disagreement (1[exit wrong, final right]) or "
-                                  "accuracy (1[exit wrong] - 1[final wrong]: the accuracy loss itself; needs labels)"),
+                                  "accuracy (1[exit wrong] - 1[final wrong]: the accuracy loss itself; needs labels) or "
+                                  "either (the accuracy loss, admitted when either test passes at half the level)"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write the policy string to this file, for "
                                        "--policy @FILE in generate, build, simulate, run and compare"),
 ) -> None:

@@ -93,9 +93,10 @@ def search(
                                                         "policies (temporal-patience, difference) among the candidates"),
     risk: Optional[str] = typer.Option(
         None, "--risk", help="What --max-drop bounds: disagreement (1[exit wrong, backbone right]: stricter, the "
-        "default for i.i.d. samples) or accuracy (1[exit wrong] - 1[backbone wrong]: the accuracy loss itself, "
-        "tested on the discordant samples; the default with --stream, where a temporal policy's reused decision "
-        "fixes windows the backbone flickers on as often as it loses some)"),
+        "default for i.i.d. samples), accuracy (1[exit wrong] - 1[backbone wrong]: the accuracy loss itself, "
+        "tested on the discordant samples) or either (the accuracy loss, admitted when the disagreement test or "
+        "the accuracy test passes, each at half the level; the default with --stream, where a temporal policy's "
+        "reused decision fixes windows the backbone flickers on as often as it loses some)"),
 ) -> None:
     """Find the exits and per-exit thresholds with the fewest instructions within an accuracy budget."""
     report = search_model(backbone, data_path, board, max_drop, out, max_exits=max_exits, candidates=candidates,

@@ -34,7 +34,7 @@ def calibrate_model(
     y: labels (accuracy), or None to bound disagreement with the final exit.
     per_exit: one threshold per non-final exit, the configuration with the
     fewest expected MACs (cumulative stage MACs) under the same guarantee.
-    risk: what max_drop bounds (per-exit only): disagreement or accuracy (calibrate.py).
+    risk: what max_drop bounds (per-exit only): disagreement, accuracy or either (calibrate.py).
     """
     if risk != "disagreement" and not per_exit:
         raise TinyexitError(f"calibrate: --risk {risk} needs --per-exit (one shared threshold bounds the "

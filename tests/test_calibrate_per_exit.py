@@ -20,6 +20,7 @@ from tinyexit.codegen.policies.calibrate import (
     configurations,
     exit_grid,
     pareto_path,
+    risk_passes,
 )
 from tinyexit.codegen.policies.lowering import lower_policy
 from tinyexit.codegen.policies.reference import run_integer
@@ -188,3 +189,50 @@ def test_cli_risk_accuracy(tmp_path):
         proc = subprocess.run(base + extra, capture_output=True, text=True)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith(message), proc.stderr
+
+
+def test_dual_test_rejects_a_true_accuracy_null_at_most_level_often():
+    """--risk either admits a configuration when the disagreement test or the accuracy test rejects, each at
+    half the level. At the edge of the accuracy null (loss p+ - p- just above eps), whether the exits fix few
+    samples (the disagreement test's side) or many (the accuracy test's), it passes in at most `level` of 2000
+    draws; the union of two full-level tests would not be valid."""
+    rng = np.random.default_rng(7)
+    n, eps, level = 3000, 0.02, 0.2
+    for p_lost, p_fixed in ((0.02 + 2e-4, 0.0), (0.025, 0.005 - 2e-4), (0.08 + 2e-4, 0.06)):
+        draws = rng.multinomial(n, [p_lost, p_fixed, 1 - p_lost - p_fixed], size=2000)
+        dual = risk_passes(draws[:, 0], draws[:, 1], n, eps, "ltt", level, "either")
+        assert dual.mean() <= level, (p_lost, p_fixed, dual.mean())
+        each = [risk_passes(draws[:, 0], draws[:, 1], n, eps, "ltt", level / 2, r)
+                for r in ("disagreement", "accuracy")]
+        assert np.array_equal(dual, each[0] | each[1])
+    # where the exits fix almost nothing, the disagreement half admits what the accuracy test alone does not
+    # (and the reverse: halving the level costs a little where the accuracy test is the stronger one)
+    assert risk_passes([34], [2], 6000, 0.01, "ltt", 1e-3, "either")[0]
+    assert not risk_passes([34], [2], 6000, 0.01, "ltt", 1e-3, "accuracy")[0]
+    assert not risk_passes([6], [0], 2000, 0.01, "ltt", 1e-3, "either")[0]
+    assert risk_passes([6], [0], 2000, 0.01, "ltt", 1e-3, "accuracy")[0]
+    # without ltt the dual is the accuracy risk's rule
+    assert risk_passes([70], [20], 6000, 0.01, "empirical", 0.1, "either")[0]
+    assert not risk_passes([70], [20], 6000, 0.01, "empirical", 0.1, "disagreement")[0]
+
+
+def test_per_exit_dual_risk_meets_the_accuracy_guarantee_in_at_least_1_minus_delta_of_draws():
+    """--risk either: on 20 draws of 2000 samples the chosen policy's true accuracy loss against the final exit
+    (60000 fresh samples) exceeds eps in at most delta * 20 = 2, and it still stops early (each half of the test
+    runs at delta / 2, so here it stops early about as often as the accuracy risk at delta / 2)."""
+    big, big_labels = synthetic(60000, seed=99)
+    final_acc = np.mean(np.argmax(big[-1], axis=1) == big_labels)
+    eps, delta, over = 0.02, 0.1, 0
+    final_share = {"either": []}
+    for trial in range(20):
+        logits, labels = synthetic(2000, seed=400 + trial)
+        for risk in final_share:
+            r = calibrate_per_exit(logits, SCALES, ZERO_POINTS, labels, "confidence", eps, method="ltt",
+                                   delta=delta, seed=trial, risk=risk)
+            final_share[risk].append(r.exit_rates[-1])
+            if risk == "either":
+                taken = run_integer(lower_policy(parse_policy(r.policy, NAMES), EXITS), big)
+                over += final_acc - float(np.mean(taken.labels == big_labels)) > eps
+                assert r.loss == "accuracy loss"
+    assert over <= 2
+    assert np.mean(final_share["either"]) < 0.7

@@ -322,7 +322,7 @@ def test_accuracy_risk_credits_an_exit_for_the_backbone_mistakes_it_fixes():
     reference = np.argmax(logits[1], axis=1)
     cal, val = np.arange(0, 2500), np.arange(2500, n)
     found = {risk: search.evaluate_subsets(logits, exits, labels, reference, cal, val, costs, 1, "confidence", 0.02,
-                                           "ltt", DELTA, risk=risk)[0] for risk in ("disagreement", "accuracy")}
+                                           "ltt", DELTA, risk=risk)[0] for risk in ("disagreement", "accuracy", "either")}
     assert found["disagreement"].expected_instructions > costs.backbone  # only thresholds that never stop pass
     assert search.best([found["disagreement"]], costs.backbone) is None
     chosen = search.best([found["accuracy"]], costs.backbone)
@@ -332,3 +332,26 @@ def test_accuracy_risk_credits_an_exit_for_the_backbone_mistakes_it_fixes():
     right, base_right = taken.labels == labels[cal], reference[cal] == labels[cal]
     assert chosen.calibration_risk == pytest.approx(np.mean(base_right) - np.mean(right), abs=1e-12)
     assert chosen.calibration_risk < -0.02
+    # the dual test (--risk either, the default with --stream) admits it too, through its accuracy half at
+    # half the level
+    assert search.default_risk(True) == "either" and search.default_risk(False) == "disagreement"
+    assert found["either"].admissible and found["either"].expected_instructions < 70.0
+    assert found["either"].calibration_risk < -0.02
+
+
+def test_features_in_chunks_equal_one_predict(monkeypatch):
+    """The cached feature maps come in chunks written into arrays allocated once; the values are those of
+    one predict over every sample (same order, nothing left unwritten at a chunk's ragged end)."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = tiny_backbone()
+    x = np.random.default_rng(2).random((23, 16, 16, 1), dtype=np.float32)
+    names = ["b1", "b2"]
+    whole = keras.Model(model.inputs, [model.get_layer(n).output for n in names]).predict(x, verbose=0)
+    monkeypatch.setattr(search, "FEATURE_CHUNK", 5)
+    chunked = search.features(model, names, x, batch_size=4)
+    assert [f.shape for f in chunked] == [(23, 16, 16, 8), (23, 8, 8, 16)]
+    for got, want in zip(chunked, whole):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert np.abs(chunked[1][20:]).sum() > 0  # the last, short chunk was written

@@ -14,7 +14,8 @@ Per-sample loss (bounded by B = 1):
   exit; without labels, 1[label at the exit taken != the final exit's label].
   calibrate_per_exit(risk="accuracy") bounds the accuracy loss itself,
   1[wrong at the exit taken] - 1[final exit wrong] in {-1, 0, 1}, with the
-  test on the discordant samples described above `accuracy_test`.
+  test on the discordant samples described above `accuracy_test`; risk="either"
+  bounds the same accuracy loss with the dual test described above `risk_passes`.
 
 The data is split at random (seed) into a calibration half and a held-out
 half. On the calibration half, with R(lambda) the mean loss over n samples,
@@ -178,8 +179,19 @@ def hb_p_value(losses: int, n: int, eps: float, cdf: np.ndarray | None = None) -
 # Its margin is close to the normal test's z * sqrt(d / n) (about 1.2 points at d = 0.1, n = 6000), so a
 # configuration whose exits fix about as many windows as they lose can pass at eps = 1 point.
 
-RISKS = ("disagreement", "accuracy")
+# The risk "either" (the dual test): a configuration is admitted when the disagreement test or the accuracy
+# test rejects, each at half the level (Bonferroni over the two tests of one configuration). It keeps the
+# accuracy risk's guarantee, E[1[exit wrong] - 1[backbone wrong]] <= eps with probability >= 1 - delta:
+#   per sample, r = lost - fixed <= lost (fixed >= 0), so E[r] <= E[lost]. Under H0: E[r] > eps, hence also
+#   E[lost] > eps: both tests face a true null, and each rejects with probability at most level / 2; one of
+#   them rejects with probability at most level / 2 + level / 2 = level. Each configuration's test is then a
+#   valid level-`level` test of the accuracy null, as fixed-sequence testing and Bonferroni require.
+# The disagreement test wins where the exits rarely disagree with a right backbone but fix little (Hoeffding-
+# Bentkus on a {0, 1} loss); the accuracy test where they fix about as many samples as they lose.
+
+RISKS = ("disagreement", "accuracy", "either")
 ACCURACY_BETA_SHARE = 0.25  # beta = this share of the test's level, for the discordance bound
+EITHER_SHARE = 0.5  # the dual test: each of its two tests runs at this share of the level
 
 
 @functools.lru_cache(maxsize=65536)
@@ -236,13 +248,28 @@ def accuracy_passes(lost, fixed, n: int, eps: float, method: str, level: float) 
     return np.array([accuracy_test(int(a), int(b), n, eps, level) for a, b in zip(lost, fixed)], dtype=bool)
 
 
+def risk_passes(lost, fixed, n: int, eps: float, method: str, level: float, risk: str) -> np.ndarray:
+    """Which (lost, fixed) counts out of n pass the method's test of `risk` (one of RISKS) at `level`.
+
+    "either": the dual test (see above). With empirical and crc it is the accuracy risk's rule, which already
+    admits whatever the disagreement rule admits (lost - fixed <= lost).
+    """
+    if risk == "disagreement":
+        return passes(np.asarray(lost), n, eps, method, level)
+    if risk == "accuracy" or method != "ltt":
+        return accuracy_passes(lost, fixed, n, eps, method, level)
+    half = EITHER_SHARE * level
+    return passes(np.asarray(lost), n, eps, method, half) | accuracy_passes(lost, fixed, n, eps, method, half)
+
+
 def admissible_prefix(losses: np.ndarray, n: int, eps: float, method: str, delta: float,
-                      fixed: np.ndarray | None = None) -> int:
-    """How many candidates, from the strictest, the method keeps (fixed-sequence)."""
-    if fixed is not None:  # the accuracy risk
-        ok = accuracy_passes(losses, fixed, n, eps, method, delta)
-    else:
-        ok = passes(losses, n, eps, method, delta)
+                      fixed: np.ndarray | None = None, risk: str | None = None) -> int:
+    """How many candidates, from the strictest, the method keeps (fixed-sequence).
+
+    risk: one of RISKS; None: "accuracy" when `fixed` is given, else "disagreement".
+    """
+    risk = risk or ("disagreement" if fixed is None else "accuracy")
+    ok = risk_passes(losses, np.zeros_like(losses) if fixed is None else fixed, n, eps, method, delta, risk)
     failed = np.nonzero(~ok)[0]
     return int(failed[0]) if len(failed) else len(losses)
 
@@ -504,7 +531,7 @@ def passes(losses: np.ndarray, n: int, eps: float, method: str, level: float) ->
 
 def choose_configuration(test_losses: np.ndarray, n_test: int, order_risk: np.ndarray, order_cost: np.ndarray,
                          max_drop: float, method: str, delta: float, correction: str = "fixed-sequence",
-                         test_fixed: np.ndarray | None = None):
+                         test_fixed: np.ndarray | None = None, risk: str | None = None):
     """Index of the chosen configuration (None: none passes) and how many were tested.
 
     test_losses: loss counts on the testing samples (n_test of them); order_risk
@@ -513,17 +540,18 @@ def choose_configuration(test_losses: np.ndarray, n_test: int, order_risk: np.nd
     testing ones; otherwise the same ones). See the comment above.
     test_fixed: for the accuracy risk, the counts of testing samples the
     configuration gets right where the backbone is wrong (test_losses then
-    counts the reverse); None for the disagreement risk.
+    counts the reverse); None for the disagreement risk. risk: one of RISKS
+    (None: "accuracy" when test_fixed is given, else "disagreement").
     """
     m = len(test_losses)
+    risk = risk or ("disagreement" if test_fixed is None else "accuracy")
+    fixed = np.zeros_like(test_losses) if test_fixed is None else np.asarray(test_fixed)
     if method == "ltt" and correction == "fixed-sequence":
         path = pareto_path(order_risk, order_cost)
-        kept = admissible_prefix(test_losses[path], n_test, max_drop, "ltt", delta,
-                                 None if test_fixed is None else test_fixed[path])
+        kept = admissible_prefix(test_losses[path], n_test, max_drop, "ltt", delta, fixed[path], risk)
         return (int(path[kept - 1]) if kept else None), min(len(path), kept + 1)
     level = delta / m if method == "ltt" else delta
-    ok = (passes(test_losses, n_test, max_drop, method, level) if test_fixed is None
-          else accuracy_passes(test_losses, test_fixed, n_test, max_drop, method, level))
+    ok = risk_passes(test_losses, fixed, n_test, max_drop, method, level, risk)
     if not ok.any():
         return None, m
     candidates = np.nonzero(ok)[0]
@@ -537,8 +565,8 @@ def threshold_policy(kind: str, thresholds) -> str:
 def check_risk(risk: str, labels) -> None:
     if risk not in RISKS:
         raise TinyexitError(f"calibrate: --risk '{risk}' is unknown; use one of {', '.join(RISKS)}")
-    if risk == "accuracy" and labels is None:
-        raise TinyexitError("calibrate: --risk accuracy needs labels (y); use --risk disagreement without them")
+    if risk != "disagreement" and labels is None:
+        raise TinyexitError(f"calibrate: --risk {risk} needs labels (y); use --risk disagreement without them")
 
 
 def per_sample_gains(batches: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
@@ -579,7 +607,8 @@ def calibrate_per_exit(
     list policy (`confidence:0.99,0.9`) or `none`; the held-out half reports as
     `calibrate` does. risk: "disagreement" bounds the performance gap (or, without
     labels, disagreement with the final exit); "accuracy" bounds the accuracy loss
-    itself, 1[wrong] - 1[final wrong] per sample (accuracy_test above).
+    itself, 1[wrong] - 1[final wrong] per sample (accuracy_test above); "either"
+    bounds it too, admitting what either test admits at half the level (risk_passes).
     """
     exits, batches, labels = _check_inputs(exit_logits, scales, zero_points, labels, policy_kind, max_drop,
                                            method, delta, exit_names)
@@ -607,7 +636,7 @@ def calibrate_per_exit(
     grids = [exit_grid(policy_kind, exits[k], size) for k in range(count - 1)]
     cal_batches = [b[cal] for b in batches]
     loss = per_sample_losses(cal_batches, None if labels is None else labels[cal])
-    gain = (per_sample_gains(cal_batches, labels[cal]) if risk == "accuracy" else np.zeros_like(loss))
+    gain = (per_sample_gains(cal_batches, labels[cal]) if risk != "disagreement" else np.zeros_like(loss))
     columns = np.arange(n_cal)
     keys, test_losses, test_fixed, order_risk, order_cost, counts = [], [], [], [], [], []
     for key, taken in configurations(exit_stops(policy_kind, exits, cal_batches, grids), n_cal):
@@ -621,7 +650,7 @@ def calibrate_per_exit(
         counts.append(np.bincount(taken, minlength=count))
     chosen, tested = choose_configuration(np.array(test_losses), len(part_b), np.array(order_risk),
                                           np.array(order_cost), max_drop, method, delta, correction,
-                                          np.array(test_fixed) if risk == "accuracy" else None)
+                                          np.array(test_fixed), risk)
     if chosen is None:
         thresholds, cal_risk = None, 0.0
         cal_counts = np.bincount([count - 1], minlength=count) * n_cal
@@ -638,12 +667,12 @@ def calibrate_per_exit(
         accuracy = float(np.mean(run.labels == labels[held]))
         final_accuracy = float(np.mean(final_held == labels[held]))
         acc_loss = final_accuracy - accuracy
-        heldout_risk = (acc_loss if risk == "accuracy" else
+        heldout_risk = (acc_loss if risk != "disagreement" else
                         float(np.mean((run.labels != labels[held]) & (final_held == labels[held]))))
     else:
         accuracy = final_accuracy = None
         acc_loss = heldout_risk = float(np.mean(run.labels != final_held))
-    loss_name = ("accuracy loss" if risk == "accuracy" else
+    loss_name = ("accuracy loss" if risk != "disagreement" else
                  "performance gap" if labels is not None else "disagreement with the final exit")
     result = CalibrationResult(
         policy=text,
