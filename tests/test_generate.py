@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from conftest import fixture_path, mlperf_path
 
-from tinyexit.codegen.emitter import add_slow, gemm_direct, gemm_g2, gemm_odd, gemm_slow
+from tinyexit.codegen.emitter import add_slow, gemm_direct, gemm_g2, gemm_odd, gemm_slow, left_out_paths, rows_loop
 from tinyexit.codegen.pipeline import compile_graph, generate
 from tinyexit.codegen.options import Options
 from tinyexit.codegen.reader import read_model
@@ -94,6 +94,21 @@ def test_mlperf_libraries_leave_the_64_bit_requantization_out(key, generated):
     assert sum(c.kernel == "add_lut_s8" and c.params["rq_fast"] == 1 for c in calls) == ADD_CALLS[key]
     common = (generated(mlperf_path(key), policy="none") / "tx_common.h").read_text()
     assert "#define TX_CONV2D_GEMM_MR_ONLY 1" in common and "#define TX_ADD_LUT_FAST_ONLY 1" in common
+
+
+# ee_resnet's tx_conv2d_rows_s8 layers: the 3x3 stem over 3 channels (frame_c 4), the 3x3 layers over 6
+# (frame_c 6) and the 1x1 exit head over 6; the library leaves out the one loop no layer takes and the C
+# block, which no layer needs on a DSP core (TX_CONV2D_ROWS_NO_C4_K1, TX_CONV2D_ROWS_ASM_ONLY: flash).
+def test_rows_loops_only_in_libraries_that_use_them(tmp_path):
+    graph = compile_graph(read_model(fixture_path("ee_resnet")))
+    calls = [c for cs in graph.calls.values() for c in cs]
+    assert sorted({rows_loop(c) for c in calls if c.kernel == "conv2d_rows_s8"}) == ["C4_K3", "C6_K1", "C6_K3"]
+    assert [d for d in left_out_paths(calls) if "ROWS" in d] == ["TX_CONV2D_ROWS_NO_C4_K1",
+                                                                   "TX_CONV2D_ROWS_ASM_ONLY"]
+    lib = generate(fixture_path("ee_resnet"), tmp_path / "lib", options=Options(optimize="size")).out_dir
+    common = (lib / "tx_common.h").read_text()
+    assert "#define TX_CONV2D_ROWS_NO_C4_K1 1" in common and "#define TX_CONV2D_ROWS_ASM_ONLY 1" in common
+    assert "#define TX_CONV2D_ROWS_NO_C6_K3" not in common
 
 
 # The planned arena of each MLPerf model with the default int8 weights (tensors and kernel scratch), in bytes.

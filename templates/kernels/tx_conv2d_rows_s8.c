@@ -141,6 +141,15 @@ static inline int32_t pair_at(const int16_t *a)
     return tx_pair(a[0], a[1]);
 }
 
+/* The C block (block_c) is compiled unless every layer of the library takes an asm loop on this core:
+ * TX_CONV2D_ROWS_ASM_ONLY, set in tx_common.h by the generator (flash). */
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__) && defined(TX_CONV2D_ROWS_ASM_ONLY)
+#define TX_ROWS_C_BLOCK 0
+#else
+#define TX_ROWS_C_BLOCK 1
+#endif
+
+#if TX_ROWS_C_BLOCK
 /* One block in C: three pixels whose kernel row ky starts at rows[ky], every channel pair;
  * outputs to d[px * out_c + ch]. */
 static void block_c(const rows_geometry *g, const int16_t *const *rows, const int32_t *w, const int32_t *records,
@@ -179,6 +188,7 @@ static void block_c(const rows_geometry *g, const int16_t *const *rows, const in
         }
     }
 }
+#endif
 
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
 #define TX_ROWS_STR(x) #x
@@ -313,12 +323,22 @@ static void NAME(const int16_t *r0, const int16_t *r1, const int16_t *r2, const 
 
 /* 1x1 and 3x3 kernels over 2-3 (frame_c 4: a kernel row of 4 or 12 values) and 5-6 channels
  * (frame_c 6: 6 or 18 values). */
+/* A library leaves out the loops none of its layers takes (TX_CONV2D_ROWS_NO_C<frame_c>_K<k>, set in
+ * tx_common.h by the generator): flash. */
+#if !defined(TX_CONV2D_ROWS_NO_C4_K1)
 TX_ROWS_BLOCKS(blocks_c4_k1, 8, 1, 0, TX_ROWS_K1(8, 1, 0), TX_ROWS_NEXT("r0", 8))
+#endif
+#if !defined(TX_CONV2D_ROWS_NO_C4_K3)
 TX_ROWS_BLOCKS(blocks_c4_k3, 8, 3, 0, TX_ROWS_K3(8, 3, 0),
                TX_ROWS_NEXT("r0", 8) TX_ROWS_NEXT("r1", 8) TX_ROWS_NEXT("r2", 8))
+#endif
+#if !defined(TX_CONV2D_ROWS_NO_C6_K1)
 TX_ROWS_BLOCKS(blocks_c6_k1, 12, 1, 1, TX_ROWS_K1(12, 1, 1), TX_ROWS_NEXT("r0", 12))
+#endif
+#if !defined(TX_CONV2D_ROWS_NO_C6_K3)
 TX_ROWS_BLOCKS(blocks_c6_k3, 12, 4, 1, TX_ROWS_K3(12, 4, 1),
                TX_ROWS_NEXT("r0", 12) TX_ROWS_NEXT("r1", 12) TX_ROWS_NEXT("r2", 12))
+#endif
 #undef TX_ROWS_NEXT
 #undef TX_ROWS_K3
 #undef TX_ROWS_K1
@@ -334,12 +354,29 @@ typedef void (*blocks_fn)(const int16_t *, const int16_t *, const int16_t *, con
 /* The asm loop for a 1x1 or 3x3 kernel over frame_c 4 or 6, or NULL (the C loop). */
 static blocks_fn blocks_for(int32_t frame_c, int32_t k_h, int32_t k_w)
 {
-    if (k_h == 1 && k_w == 1) {
-        return frame_c == 4 ? blocks_c4_k1 : frame_c == 6 ? blocks_c6_k1 : 0;
+#if !defined(TX_CONV2D_ROWS_NO_C4_K1)
+    if (frame_c == 4 && k_h == 1 && k_w == 1) {
+        return blocks_c4_k1;
     }
-    if (k_h == 3 && k_w == 3) {
-        return frame_c == 4 ? blocks_c4_k3 : frame_c == 6 ? blocks_c6_k3 : 0;
+#endif
+#if !defined(TX_CONV2D_ROWS_NO_C4_K3)
+    if (frame_c == 4 && k_h == 3 && k_w == 3) {
+        return blocks_c4_k3;
     }
+#endif
+#if !defined(TX_CONV2D_ROWS_NO_C6_K1)
+    if (frame_c == 6 && k_h == 1 && k_w == 1) {
+        return blocks_c6_k1;
+    }
+#endif
+#if !defined(TX_CONV2D_ROWS_NO_C6_K3)
+    if (frame_c == 6 && k_h == 3 && k_w == 3) {
+        return blocks_c6_k3;
+    }
+#endif
+    (void)frame_c;
+    (void)k_h;
+    (void)k_w;
     return 0;
 }
 #endif
@@ -400,9 +437,12 @@ void tx_conv2d_rows_s8(const tx_conv2d_rows_s8_params *p, const int8_t *in, int8
                 if (fast) {
                     fast(rows[0], rows[k_h / 2], rows[k_h - 1], weights, records, records + RECORD_WORDS * out_c, d,
                          out_c, 1);
-                } else {
+                }
+#if TX_ROWS_C_BLOCK
+                else {
                     block_c(&g, rows, weights, records, d, act_min, act_max);
                 }
+#endif
 #else
                 block_c(&g, rows, weights, records, d, act_min, act_max);
 #endif
