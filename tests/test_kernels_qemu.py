@@ -67,6 +67,13 @@ ONE_OP = {
     "depthwise_2x2_head_relu6": (lambda: depthwise_model(seed=18, in_shape=(1, 8, 6, 8), kernel=(2, 2), stride=(2, 2),
                                                          activation="RELU6", out_scale_factor=0.2),
                                  "depthwise_conv2d_2x2_s8"),
+    # 1-D layers (one column wide): the column kernel, SSAT (no activation) and clamp paths, generic taps.
+    "depthwise_col_3x3_s2_no_activation": (lambda: depthwise_model(seed=20, in_shape=(1, 33, 1, 8), stride=(2, 2)),
+                                           "depthwise_conv2d_col_s8"),
+    "depthwise_col_3x3_s1_relu6": (lambda: depthwise_model(seed=21, in_shape=(1, 20, 1, 5), activation="RELU6",
+                                                           out_scale_factor=0.2), "depthwise_conv2d_col_s8"),
+    "depthwise_col_4x3_s3_relu": (lambda: depthwise_model(seed=22, in_shape=(1, 10, 1, 6), kernel=(4, 3),
+                                                          stride=(3, 1), activation="RELU"), "depthwise_conv2d_col_s8"),
     # AVERAGE_POOL_2D's and MEAN's 4-channel paths (tx_sum4_s8: SXTAB16, 255 positions at a time).
     "avgpool_c4_global": (lambda: pool_model("AVERAGE_POOL_2D", seed=13, in_shape=(1, 25, 5, 8), padding="VALID",
                                              filter=(25, 5), stride=(1, 1)), "avgpool_s8"),
@@ -100,7 +107,7 @@ def _inputs(manifest: dict, n: int, seed: int = 0) -> np.ndarray:
 
 DSP_MNEMONIC = {"conv2d_gemm_s8": "smlad", "depthwise_conv2d_c4_s8": "smlabb", "fully_connected_gemv_s8": "smlad",
                 "depthwise_conv2d_3x3_s8": "smladx", "depthwise_conv2d_2x2_s8": "smlatt", "avgpool_s8": "sxtab16", "mean_s8": "sxtab16",
-                "copy_channels_s8": "ldmdb"}
+                "copy_channels_s8": "ldmdb", "depthwise_conv2d_col_s8": "smmlar"}
 
 
 def _qemu_equals_host(lib, tmp_path, n: int, dsp: str = "smlad", board: str = BOARD):
