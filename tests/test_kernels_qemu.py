@@ -70,6 +70,8 @@ ONE_OP = {
     # 1-D layers (one column wide): the column kernel, SSAT (no activation) and clamp paths, generic taps.
     "depthwise_col_3x3_s2_no_activation": (lambda: depthwise_model(seed=20, in_shape=(1, 33, 1, 8), stride=(2, 2)),
                                            "depthwise_conv2d_col_s8"),
+    "depthwise_col_3x3_s1_even_interior_zp_max": (lambda: depthwise_model(seed=23, in_shape=(1, 12, 1, 4), in_zp=127),
+                                                  "depthwise_conv2d_col_s8"),
     "depthwise_col_3x3_s1_relu6": (lambda: depthwise_model(seed=21, in_shape=(1, 20, 1, 5), activation="RELU6",
                                                            out_scale_factor=0.2), "depthwise_conv2d_col_s8"),
     "depthwise_col_4x3_s3_relu": (lambda: depthwise_model(seed=22, in_shape=(1, 10, 1, 6), kernel=(4, 3),

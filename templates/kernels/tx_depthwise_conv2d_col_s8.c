@@ -60,7 +60,15 @@ void tx_depthwise_conv2d_col_s8(const tx_depthwise_conv2d_col_s8_params *p, cons
             const int32_t w0 = w[0], w1 = w[1], w2 = w[2], two = 2 * channels;
             const int8_t *const end = dst + (y_hi - y_lo) * channels;
             if (full) { /* no activation to apply: one SSAT on DSP cores */
-                for (; dst != end; src += in_step, dst += channels) {
+                const int8_t *const end2 = dst + ((y_hi - y_lo) & ~1) * channels;
+                for (; dst != end2; src += 2 * in_step, dst += two) {
+                    const int8_t *s1 = src + in_step;
+                    const int32_t acc_a = bias2 + src[0] * w0 + src[channels] * w1 + src[two] * w2;
+                    const int32_t acc_b = bias2 + s1[0] * w0 + s1[channels] * w1 + s1[two] * w2;
+                    dst[0] = (int8_t)tx_ssat8((col_smmlar(acc_a, m, cr) + (acc_a >> 31)) >> r);
+                    dst[channels] = (int8_t)tx_ssat8((col_smmlar(acc_b, m, cr) + (acc_b >> 31)) >> r);
+                }
+                if (dst != end) {
                     const int32_t acc2 = bias2 + src[0] * w0 + src[channels] * w1 + src[two] * w2;
                     *dst = (int8_t)tx_ssat8((col_smmlar(acc2, m, cr) + (acc2 >> 31)) >> r);
                 }

@@ -18,7 +18,8 @@
  *
  * One channel at a time, its weights and requantization constants in
  * registers; outputs whose taps are all inside the input take a loop without
- * bounds checks (unrolled for k_h == 3).
+ * bounds checks (unrolled for k_h == 3; two outputs per step when no
+ * activation is left to apply: 31 instructions per pair on Cortex-M4).
  */
 #ifndef TX_DEPTHWISE_CONV2D_COL_S8_H
 #define TX_DEPTHWISE_CONV2D_COL_S8_H
