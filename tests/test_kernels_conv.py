@@ -96,7 +96,7 @@ DEPTHWISE_CASES = {
     "p3_rows_stride_2x1_valid": dict(in_shape=(1, 6, 9, 4), stride=(2, 1), padding="VALID"),
     "p3_rows_4x4_s2": dict(in_shape=(1, 7, 8, 4), stride=(2, 2)),
     "p3_columns_5x2": dict(in_shape=(1, 5, 2, 4)),
-    "p3_one_pixel": dict(in_shape=(1, 1, 1, 4)),
+    "k1_one_pixel": dict(in_shape=(1, 1, 1, 4)),  # one column wide: the column variant (was the planar one)
     "p3_rows_3x3_s2": dict(in_shape=(1, 6, 5, 8), stride=(2, 2)),
     # The c4 variant (multiplier 1, channels % 4 == 0, no dilation), 3x3 where the planar one does not fit.
     "c4_3x3_batch_2": dict(in_shape=(2, 5, 6, 8)),
@@ -113,10 +113,19 @@ DEPTHWISE_CASES = {
     "c4_kernel_3x2_s3x2_batch_2": dict(in_shape=(2, 7, 6, 4), kernel=(3, 2), stride=(3, 2)),
     "c4_kernel_5x3_batch_2": dict(in_shape=(2, 6, 5, 4), kernel=(5, 3), stride=(1, 2), activation="RELU"),
     "c4_shape_multiplier_above_one": dict(in_shape=(1, 5, 4, 4), kernel=(1, 1), out_scale_factor=0.003),
+    # Layers one column wide (1-D models): the column variant, the live kernel column only.
+    "k1_1d_3x3_s2_no_activation": dict(in_shape=(1, 33, 1, 8), stride=(2, 2)),
+    "k1_1d_3x3_s1_relu6_odd_channels": dict(in_shape=(1, 20, 1, 5), activation="RELU6", out_scale_factor=0.2),
+    "k1_1d_3x3_s2_relu": dict(in_shape=(1, 16, 1, 12), stride=(2, 1), activation="RELU"),
+    "k1_1d_5x1_valid_relu": dict(in_shape=(1, 17, 1, 4), kernel=(5, 1), padding="VALID", activation="RELU"),
+    "k1_1d_4x3_s3_same": dict(in_shape=(1, 10, 1, 6), kernel=(4, 3), stride=(3, 1)),
+    "k1_1d_5x5_input_shorter_than_kernel": dict(in_shape=(1, 2, 1, 4), kernel=(5, 5)),
+    "k1_1d_3x3_in_zp_max": dict(in_shape=(1, 12, 1, 4), in_zp=127),
 }
 
 DEPTHWISE_VARIANTS = {
-    case: {"c4": "depthwise_conv2d_c4_s8", "p3": "depthwise_conv2d_3x3_s8", "h2": "depthwise_conv2d_2x2_s8"}.get(
+    case: {"c4": "depthwise_conv2d_c4_s8", "p3": "depthwise_conv2d_3x3_s8", "h2": "depthwise_conv2d_2x2_s8",
+           "k1": "depthwise_conv2d_col_s8"}.get(
         case[:2], "depthwise_conv2d_s8")
     for case in DEPTHWISE_CASES
 }
@@ -301,7 +310,8 @@ def test_every_conv2d_variant_is_tested():
     assert set(CONV_VARIANTS.values()) == {"conv2d_s8", "conv2d_gemm_s8"}
     assert ROWS_SIZE_CASES <= set(CONV_CASES) and ROWS_CASES
     assert set(DEPTHWISE_VARIANTS.values()) == {"depthwise_conv2d_s8", "depthwise_conv2d_c4_s8",
-                                                "depthwise_conv2d_3x3_s8", "depthwise_conv2d_2x2_s8"}
+                                                "depthwise_conv2d_3x3_s8", "depthwise_conv2d_2x2_s8",
+                                                "depthwise_conv2d_col_s8"}
     assert {v for _, v in FC_CASES.values()} == {"fully_connected_s8", "fully_connected_gemv_s8", "conv2d_gemm_s8"}
 
 
@@ -394,6 +404,22 @@ def test_conv2d_refuses_possible_accumulator_overflow():
     with pytest.raises(TinyexitError, match="overflow the int32 accumulator"):  # codegen.verify, in the reader
         graph = parse_model(conv_model(seed=1, in_shape=(1, 3, 3, 8000), kernel=(3, 3), out_c=1))
         conv2d.prepare(graph, graph.ops[0])
+
+
+def test_depthwise_one_column_keeps_the_live_kernel_column():
+    """A 3x3 layer on a 1-D input: only kernel column pad_left = 1 meets the input; MACs stay the model's."""
+    model = depthwise_model(seed=3, in_shape=(1, 33, 1, 8), stride=(2, 2))
+    graph = parse_model(model)
+    (call,) = depthwise_conv2d.prepare(graph, graph.ops[0])
+    assert call.kernel == "depthwise_conv2d_col_s8"
+    assert (call.params["k_h"], call.params["stride"], call.params["pad_top"], call.params["out_h"]) == (3, 2, 1, 17)
+    assert call.macs == 17 * 8 * 9
+    weights = graph.tensor(graph.ops[0].inputs[1]).data  # [1][3][3][8]
+    assert (call.arrays["weights"].values.reshape(8, 3) == 2 * weights[0, :, 1, :].T.astype(np.int16)).all()
+    assert depthwise_conv2d.single_column(1, 1, 3, 1, 1) == 1
+    assert depthwise_conv2d.single_column(1, 1, 3, 2, 2) == 1  # dilation 2: tap 1 reads column 0
+    assert depthwise_conv2d.single_column(1, 1, 3, 1, 2) is None  # every tap in the padding
+    assert depthwise_conv2d.single_column(2, 1, 3, 0, 1) is None
 
 
 def test_depthwise_refuses_inconsistent_depth_multiplier():

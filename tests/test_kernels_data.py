@@ -58,6 +58,14 @@ MODELS = {
                                                 shrink_axis_mask=8),
     "slice_height": lambda: slice_model((1, 7, 9, 8), [0, 2, 0, 0], [1, 5, 9, 8], out_shape=(1, 3, 9, 8)),
     "slice_2d_end_past_size": lambda: slice_model((1, 10), [0, 3], [1, 80], out_shape=(1, 7)),
+    # Word-aligned rows (tx_copy_channels_s8's word path): 16-byte blocks, tail words, both.
+    "slice_1d_head_tail_words": lambda: slice_model((1, 16, 1, 12), [0, 0, 0, 0], [1, 16, 1, 8],
+                                                    out_shape=(1, 16, 1, 8)),
+    "slice_1d_head_blocks_and_word": lambda: slice_model((1, 16, 1, 40), [0, 0, 0, 0], [1, 16, 1, 36],
+                                                         out_shape=(1, 16, 1, 36)),
+    "slice_1d_channel_mid_block": lambda: slice_model((1, 9, 1, 24), [0, 0, 0, 4], [1, 9, 1, 20],
+                                                      out_shape=(1, 9, 1, 16)),
+    "concat_channels_words": lambda: concat_model([(1, 5, 3, 4), (1, 5, 3, 8)]),
 }
 
 

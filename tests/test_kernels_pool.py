@@ -30,6 +30,11 @@ CASES = {
     "c4_same_3x3_s2_partial_edges": dict(in_shape=(1, 7, 9, 12), activation="RELU"),
     "c4_valid_2x2_s2": dict(in_shape=(1, 4, 4, 12), padding="VALID", filter=(2, 2), stride=(2, 2)),
     "c4_16x17_window_batch_2": dict(in_shape=(2, 16, 17, 4), padding="VALID", filter=(16, 17), stride=(1, 1)),
+    # 1x1 windows: the identity (a 1-D exit head's pool) is a copy; a clamp or a stride keeps the kernel.
+    "identity_1x1_1d": dict(in_shape=(1, 24, 1, 12), filter=(1, 1), stride=(1, 1)),
+    "identity_1x1_odd_bytes_batch_2": dict(in_shape=(2, 5, 3, 3), padding="VALID", filter=(1, 1), stride=(1, 1)),
+    "1x1_relu_1d": dict(in_shape=(1, 24, 1, 12), filter=(1, 1), stride=(1, 1), activation="RELU"),
+    "1x1_s2": dict(in_shape=(1, 7, 9, 4), filter=(1, 1), stride=(2, 2)),
 }
 
 
@@ -53,6 +58,21 @@ def test_avgpool_takes_the_c4_path_for_channels_in_fours():
         graph = parse_model(pool_model("AVERAGE_POOL_2D", seed=1, **CASES[case]))
         (call,) = pooling.prepare_average(graph, graph.ops[0])
         assert call.params.get("c4", 0) == c4
+
+
+@pytest.mark.parametrize("kind", ["AVERAGE_POOL_2D", "MAX_POOL_2D"])
+def test_1x1_identity_pool_is_one_copy(kind):
+    prepare = pooling.prepare_average if kind == "AVERAGE_POOL_2D" else pooling.prepare_max
+    for case, size in (("identity_1x1_1d", 24 * 12), ("identity_1x1_odd_bytes_batch_2", 2 * 5 * 3 * 3)):
+        graph = parse_model(pool_model(kind, seed=1, **CASES[case]))
+        (call,) = prepare(graph, graph.ops[0])
+        assert call.kernel == "copy_channels_s8"
+        assert call.params == {"rows": 1, "count": size, "in_stride": size, "in_start": 0, "out_stride": size,
+                               "out_start": 0}
+    for case in ("1x1_relu_1d", "1x1_s2", "same_3x3_s2_partial_edges"):
+        graph = parse_model(pool_model(kind, seed=1, **CASES[case]))
+        (call,) = prepare(graph, graph.ops[0])
+        assert call.kernel == ("avgpool_s8" if kind == "AVERAGE_POOL_2D" else "maxpool_s8")
 
 
 def test_avgpool_rounds_half_away_from_zero_like_tflm():

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import mlperf_path
 from kernel_harness import run_tflm
-from kernel_models import conv_model, depthwise_model, pool_model, residual_add_model
+from kernel_models import conv_model, depthwise_model, pool_model, residual_add_model, slice_model
 from test_kernels_conv import fc_model
 from test_kernels_fixedpoint import mean_model
 
@@ -24,7 +24,7 @@ from tinyexit.codegen.pipeline import generate
 from tinyexit.codegen.ops import prepare_op
 from tinyexit.codegen.options import Options
 from tinyexit.codegen.reader import parse_model, read_model
-from tinyexit.firmware_sim.build import build_firmware, dsp_instruction_count
+from tinyexit.firmware_sim.build import build_firmware, dsp_instruction_count, tool
 from tinyexit.codegen.manifest import load_manifest
 from tinyexit.firmware_sim.host import run_host
 from tinyexit.firmware_sim.qemu import plugin_path, run
@@ -67,10 +67,24 @@ ONE_OP = {
     "depthwise_2x2_head_relu6": (lambda: depthwise_model(seed=18, in_shape=(1, 8, 6, 8), kernel=(2, 2), stride=(2, 2),
                                                          activation="RELU6", out_scale_factor=0.2),
                                  "depthwise_conv2d_2x2_s8"),
+    # 1-D layers (one column wide): the column kernel, SSAT (no activation) and clamp paths, generic taps.
+    "depthwise_col_3x3_s2_no_activation": (lambda: depthwise_model(seed=20, in_shape=(1, 33, 1, 8), stride=(2, 2)),
+                                           "depthwise_conv2d_col_s8"),
+    "depthwise_col_3x3_s1_even_interior_zp_max": (lambda: depthwise_model(seed=23, in_shape=(1, 12, 1, 4), in_zp=127),
+                                                  "depthwise_conv2d_col_s8"),
+    "depthwise_col_3x3_s1_relu6": (lambda: depthwise_model(seed=21, in_shape=(1, 20, 1, 5), activation="RELU6",
+                                                           out_scale_factor=0.2), "depthwise_conv2d_col_s8"),
+    "depthwise_col_4x3_s3_relu": (lambda: depthwise_model(seed=22, in_shape=(1, 10, 1, 6), kernel=(4, 3),
+                                                          stride=(3, 1), activation="RELU"), "depthwise_conv2d_col_s8"),
     # AVERAGE_POOL_2D's and MEAN's 4-channel paths (tx_sum4_s8: SXTAB16, 255 positions at a time).
     "avgpool_c4_global": (lambda: pool_model("AVERAGE_POOL_2D", seed=13, in_shape=(1, 25, 5, 8), padding="VALID",
                                              filter=(25, 5), stride=(1, 1)), "avgpool_s8"),
     "avgpool_c4_3x3_s2": (lambda: pool_model("AVERAGE_POOL_2D", seed=14, in_shape=(1, 7, 9, 12)), "avgpool_s8"),
+    # Exit heads of 1-D models: a channel slice and a 1x1 average pool, word / LDM-STM copies.
+    "slice_1d_head_blocks_and_word": (lambda: slice_model((1, 16, 1, 40), [0, 0, 0, 0], [1, 16, 1, 36],
+                                                          out_shape=(1, 16, 1, 36)), "copy_channels_s8"),
+    "avgpool_identity_1x1_1d": (lambda: pool_model("AVERAGE_POOL_2D", seed=19, in_shape=(1, 24, 1, 12),
+                                                   filter=(1, 1), stride=(1, 1)), "copy_channels_s8"),
     "mean_c4_272_positions": (lambda: mean_model((1, 16, 17, 8), (1, 2), True, (0.05, 3), (0.04, -7)), "mean_s8"),
     "mean_c4_12_channels": (lambda: mean_model((2, 5, 3, 12), (1, 2), True, (0.05, 3), (0.04, -7)), "mean_s8"),
     # MEAN's byte-stream path (packed: 4 or 8 channels, LDM + 8 SXTAB16 per 16 bytes, 128 chunks at a time).
@@ -94,19 +108,33 @@ def _inputs(manifest: dict, n: int, seed: int = 0) -> np.ndarray:
 
 
 DSP_MNEMONIC = {"conv2d_gemm_s8": "smlad", "depthwise_conv2d_c4_s8": "smlabb", "fully_connected_gemv_s8": "smlad",
-                "depthwise_conv2d_3x3_s8": "smladx", "depthwise_conv2d_2x2_s8": "smlatt", "avgpool_s8": "sxtab16", "mean_s8": "sxtab16"}
+                "depthwise_conv2d_3x3_s8": "smladx", "depthwise_conv2d_2x2_s8": "smlatt", "avgpool_s8": "sxtab16", "mean_s8": "sxtab16",
+                "copy_channels_s8": "ldmdb", "depthwise_conv2d_col_s8": "smmlar"}
 
 
 def _qemu_equals_host(lib, tmp_path, n: int, dsp: str = "smlad", board: str = BOARD):
     manifest = load_manifest(lib)
     x = _inputs(manifest, n)
     built = build_firmware(lib, board, tmp_path / "fw")
-    assert dsp_instruction_count(built.elf).get(dsp, 0) > 0, f"no {dsp} in the {board} build"
+    assert (dsp_instruction_count(built.elf) | ldm_count(built.elf)).get(dsp, 0) > 0, f"no {dsp} in the {board} build"
     sim = run(built, board, x, manifest).to_arrays()
     host = run_host(lib, x).to_arrays()
     for key, value in host.items():
         assert sim[key].tobytes() == value.tobytes(), key
     return x, sim
+
+
+def ldm_count(elf) -> dict[str, int]:
+    """LDMDB / LDMIA in the ELF's .text outside function epilogues (tx_copy_channels_s8's 16-byte blocks)."""
+    out = subprocess.run([tool("arm-none-eabi-objdump"), "-d", "--no-show-raw-insn", str(elf)], capture_output=True,
+                         text=True, check=True).stdout
+    counts: dict[str, int] = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and parts[1].strip().split(".")[0] in ("ldmdb", "ldmia") and "sp" not in parts[2]:
+            key = parts[1].strip().split(".")[0]
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 # optimize=size (int8 weights widened by SXTB16 in the inner loop) on the GEMM-style cases.

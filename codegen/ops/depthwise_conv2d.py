@@ -18,6 +18,10 @@ tx_depthwise_conv2d_c4_s8 (widened row ring, 4 channels at a time,
 16x16 MACs) when the depth multiplier is 1, the channels a multiple of 4,
 there is no dilation, k_h <= C4_MAX_KH and every channel's requantization
 shifts right (gemm.requant_records); tx_depthwise_conv2d_s8 otherwise.
+Before all of them: a layer one column wide (input and output width 1, as in
+1-D models), one batch, depth multiplier 1, takes tx_depthwise_conv2d_col_s8
+(column_call) with the one kernel column that meets the input (single_column);
+its MACs stay the model's (k_h * k_w per output).
 """
 
 from __future__ import annotations
@@ -59,6 +63,12 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
     stride_h, stride_w = op.options["stride"]
     dil_h, dil_w = op.options["dilation"]
     records = requant_records(mults, shifts, max_abs_acc(k_h * k_w, bias))
+    column = single_column(in_w, out_w, k_w, geometry.pad_left, dil_w)
+    if column is not None and batches == 1 and multiplier == 1 and dil_h == 1:
+        col = column_call(inp, out, weights.data[:, :, column, :], bias, mults, shifts, stride_h, geometry.pad_top,
+                          (act_min, act_max), batches * out_h * out_w * out_c * k_h * k_w)
+        if col is not None:
+            return [replace(col, inputs=(op.inputs[0],), outputs=(op.outputs[0],))]
     planar = planar_call(inp, out, weights.data, bias, mults, shifts, (stride_h, stride_w), (dil_h, dil_w),
                          multiplier, geometry, (act_min, act_max))
     if planar is None:
@@ -153,6 +163,56 @@ def prepare(graph: Graph, op: Op, optimize: str = "speed") -> list[KernelCall]:
             macs=batches * out_h * out_w * out_c * k_h * k_w,
         )
     ]
+
+
+def single_column(in_w: int, out_w: int, k_w: int, pad_left: int, dil_w: int) -> int | None:
+    """The one kernel column that meets the input when input and output are one column wide (a 1-D
+    model's k x k layer with SAME padding, or a k x 1 one): tap kx reads input column
+    kx * dil_w - pad_left, so only kx = pad_left / dil_w is inside; the others read padding, which TFLM
+    skips. None otherwise."""
+    if in_w != 1 or out_w != 1 or pad_left % dil_w or pad_left // dil_w >= k_w:
+        return None
+    return pad_left // dil_w
+
+
+def column_call(inp, out, weights: np.ndarray, bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray,
+                stride: int, pad_top: int, act: tuple[int, int], macs: int) -> KernelCall | None:
+    """The tx_depthwise_conv2d_col_s8 call (inputs/outputs left to the caller) for a layer one column
+    wide, from its one live kernel column `weights` [1][k_h][channels], or None when the requantization
+    is not in tx_mr's form or the folded accumulator could leave int32. `macs`: the model's count
+    (k_h * k_w per output, as TFLM's layer)."""
+    _, in_h, _, channels = (int(d) for d in inp.shape)
+    _, out_h, _, _ = (int(d) for d in out.shape)
+    k_h = int(weights.shape[1])
+    fast = fast_requant(mults, shifts, max_abs_acc(k_h, bias))
+    bias2 = folded_bias2(inp, weights, bias, k_h)
+    if fast is None or bias2 is None:
+        return None
+    m, sh = fast
+    doubled = 2 * weights.reshape(k_h, channels).T.astype(np.int16)  # [channels][k_h]
+    return KernelCall(
+        kernel="depthwise_conv2d_col_s8",
+        params={
+            "in_h": in_h,
+            "out_h": out_h,
+            "channels": channels,
+            "k_h": k_h,
+            "stride": stride,
+            "pad_top": pad_top,
+            "input_zp": inp.quant.zero_point,
+            "output_offset": out.quant.zero_point,
+            "act_min": act[0],
+            "act_max": act[1],
+        },
+        arrays={
+            "weights": ConstArray("int16_t", doubled.reshape(-1), f"2 * weights [{channels}][{k_h}] (the live column)"),
+            "bias2": ConstArray("int32_t", bias2.astype(np.int32),
+                                f"2 * (bias + input_offset * sum of weights) [{channels}]"),
+            "mult": ConstArray("int32_t", m, f"per-channel Q31 output multiplier [{channels}], 0: constant output"),
+            "shift": ConstArray("int8_t", sh, f"per-channel output shift, < 0 [{channels}]"),
+        },
+        macs=macs,
+    )
 
 
 def group_major_words(weights: np.ndarray, taps: int, channels: int) -> np.ndarray:

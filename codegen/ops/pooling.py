@@ -8,6 +8,9 @@ partial (padding takes no part), so the average divides by the number of
 input pixels actually in the window, rounding as TFLM's
 reference_integer_ops::AveragePool does.
 
+A 1x1 window that keeps the shape and clamps to all of int8 is the identity
+(exit heads of 1-D models have them): one tx_copy_channels_s8 run instead.
+
 Average pooling over channels in multiples of 4 takes the kernel's c4 path
 (params c4 = 1): four channels summed at a time, two per SXTAB16.
 
@@ -26,6 +29,7 @@ import numpy as np
 from ..ir import Graph, Op, Tensor
 from .base import ConstArray, KernelCall
 from .common import int8_activation, op_error
+from .concatenation import copy_call
 from .conv2d import fused_activation, nhwc
 from .windowing import Window, window
 
@@ -99,13 +103,29 @@ def _pool_geometry(graph: Graph, op: Op) -> tuple[Tensor, Tensor, tuple[int, ...
     return inp, out, (rows, cols), geometry, params
 
 
+def identity_copy(params: dict, source: int, dest: int) -> KernelCall | None:
+    """A 1x1 window that keeps the shape, with no clamp narrower than int8, is the identity (every
+    window holds one pixel: its average and its maximum are that pixel): one tx_copy_channels_s8 run."""
+    same_shape = (params["out_h"], params["out_w"]) == (params["in_h"], params["in_w"])
+    if (params["f_h"], params["f_w"]) != (1, 1) or not same_shape or (params["act_min"], params["act_max"]) != (-128, 127):
+        return None
+    size = params["batches"] * params["in_h"] * params["in_w"] * params["channels"]
+    return copy_call(1, size, size, 0, size, 0, source, dest)
+
+
 def prepare_max(graph: Graph, op: Op) -> list[KernelCall]:
     _, _, _, _, params = _pool_geometry(graph, op)
+    copy = identity_copy(params, op.inputs[0], op.outputs[0])
+    if copy is not None:
+        return [copy]
     return [KernelCall(kernel="maxpool_s8", params=params, inputs=(op.inputs[0],), outputs=(op.outputs[0],))]
 
 
 def prepare_average(graph: Graph, op: Op) -> list[KernelCall]:
     _, _, (rows, cols), _, params = _pool_geometry(graph, op)
+    copy = identity_copy(params, op.inputs[0], op.outputs[0])
+    if copy is not None:
+        return [copy]
     counts = {r * c for r in set(rows) for c in set(cols)}
     found = reciprocal_table(counts, params["f_h"] * params["f_w"] + 1)
     if found is None:

@@ -11,7 +11,13 @@
  * call with in_start = the first kept index times the inner size.
  *
  * Every value below is computed at generation time by
- * codegen/ops/concatenation.py and codegen/ops/strided_slice.py.
+ * codegen/ops/concatenation.py, codegen/ops/strided_slice.py and (a 1x1
+ * pooling window, the identity) codegen/ops/pooling.py.
+ *
+ * When both start addresses are word-aligned and count, in_stride and
+ * out_stride are multiples of 4, the kernel copies words: 16-byte blocks
+ * (LDM / STM on Cortex-M), then up to 3 words per row; rows that are
+ * contiguous in both tensors are one run. Otherwise it copies bytes.
  */
 #ifndef TX_COPY_CHANNELS_S8_H
 #define TX_COPY_CHANNELS_S8_H
