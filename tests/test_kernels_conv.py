@@ -179,6 +179,8 @@ FC_CASES = {  # case: (model arguments, the variant prepare picks)
     "per_channel_zp_min_odd_units": (dict(depth=24, units=7, per_channel=True, in_zp=-128),
                                      "fully_connected_gemv_s8"),
     "zp_max_relu": (dict(depth=16, units=4, in_zp=127, activation="RELU"), "fully_connected_gemv_s8"),
+    "one_unit_depth_8": (dict(depth=8, units=1), "fully_connected_gemv_s8"),
+    "units_7_relu": (dict(depth=32, units=7, activation="RELU", in_zp=-128), "fully_connected_gemv_s8"),
     "multiplier_above_one": (dict(depth=16, units=4, out_scale_factor=0.001), "fully_connected_gemv_s8"),
     "depth_12_multiplier_above_one": (dict(depth=12, units=3, out_scale_factor=0.003), "fully_connected_s8"),
 }

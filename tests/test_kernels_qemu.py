@@ -92,6 +92,11 @@ ONE_OP = {
                                         "mean_s8"),
     "mean_packed_c8_16x16": (lambda: mean_model((1, 16, 16, 8), (1, 2), True, (0.02, 11), (0.02, 11)), "mean_s8"),
     "fc_gemv_odd_units": (lambda: fc_model(seed=6, depth=48, units=9, in_zp=-128), "fully_connected_gemv_s8"),
+    # an odd last unit alone (unit_last: every other weight word), after a quad and a pair, or the only unit
+    "fc_gemv_units_7": (lambda: fc_model(seed=8, depth=64, units=7, in_zp=5), "fully_connected_gemv_s8"),
+    "fc_gemv_one_unit_depth_8": (lambda: fc_model(seed=9, depth=8, units=1), "fully_connected_gemv_s8"),
+    "fc_gemv_exit_head_2048x5": (lambda: fc_model(seed=10, depth=2048, units=5, in_zp=-128),
+                                 "fully_connected_gemv_s8"),
     "fc_gemm_batch_3": (lambda: fc_model(seed=7, depth=16, units=6, batches=3), "conv2d_gemm_s8"),
 }
 
