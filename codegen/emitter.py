@@ -253,17 +253,23 @@ def rows_loop(call: KernelCall) -> str | None:
 ROWS_LOOPS = ("C4_K1", "C4_K3", "C6_K1", "C6_K3")
 
 
+def gemv_last_unit(call: KernelCall) -> bool:
+    """Whether an int8-weight tx_fully_connected_gemv_s8 call has an odd last unit (unit_last)."""
+    return call.kernel == "fully_connected_gemv_s8" and call.params.get("w8", 0) == 1 and call.params["units"] % 2 == 1
+
+
 def left_out_paths(calls: list[KernelCall]) -> list[str]:
     """The defines that leave kernel paths no call of the library takes out of it (flash), in tx_common.h:
     without a gemm_direct call TX_CONV2D_GEMM_NO_DIRECT, without a gemm_odd or gemm_g2 call
     TX_CONV2D_GEMM_NO_ODD or TX_CONV2D_GEMM_NO_G2 (copies of the pair loop), without an add_slow call
-    TX_ADD_LUT_FAST_ONLY, without a gemm_slow call TX_CONV2D_GEMM_MR_ONLY; tx_conv2d_rows_s8's asm loops
+    TX_ADD_LUT_FAST_ONLY, without a gemm_slow call TX_CONV2D_GEMM_MR_ONLY, without a gemv_last_unit call
+    TX_GEMV_NO_LAST_UNIT; tx_conv2d_rows_s8's asm loops
     no call takes (TX_CONV2D_ROWS_NO_<loop>), and its C block when every rows call has a loop
     (TX_CONV2D_ROWS_ASM_ONLY)."""
     used = {name: any(test(c) for c in calls) for name, test in (
         ("TX_CONV2D_GEMM_NO_DIRECT", gemm_direct), ("TX_CONV2D_GEMM_NO_ODD", gemm_odd),
         ("TX_ADD_LUT_FAST_ONLY", add_slow), ("TX_CONV2D_GEMM_MR_ONLY", gemm_slow),
-        ("TX_CONV2D_GEMM_NO_G2", gemm_g2))}
+        ("TX_CONV2D_GEMM_NO_G2", gemm_g2), ("TX_GEMV_NO_LAST_UNIT", gemv_last_unit))}
     rows = [rows_loop(c) for c in calls if c.kernel == "conv2d_rows_s8"]
     used |= {f"TX_CONV2D_ROWS_NO_{loop}": loop in rows for loop in ROWS_LOOPS}
     used["TX_CONV2D_ROWS_ASM_ONLY"] = None in rows

@@ -7,8 +7,10 @@ import subprocess
 
 import pytest
 from conftest import fixture_path, mlperf_path
+from test_kernels_conv import fc_model
 
-from tinyexit.codegen.emitter import add_slow, gemm_direct, gemm_g2, gemm_odd, gemm_slow, left_out_paths, rows_loop
+from tinyexit.codegen.emitter import (add_slow, gemm_direct, gemm_g2, gemm_odd, gemm_slow, gemv_last_unit,
+                                      left_out_paths, rows_loop)
 from tinyexit.codegen.pipeline import compile_graph, generate
 from tinyexit.codegen.options import Options
 from tinyexit.codegen.reader import read_model
@@ -109,6 +111,19 @@ def test_rows_loops_only_in_libraries_that_use_them(tmp_path):
     common = (lib / "tx_common.h").read_text()
     assert "#define TX_CONV2D_ROWS_NO_C4_K1 1" in common and "#define TX_CONV2D_ROWS_ASM_ONLY 1" in common
     assert "#define TX_CONV2D_ROWS_NO_C6_K3" not in common
+
+
+# The gemv's single-unit loop (an odd last unit) is compiled only into libraries with such a layer: the
+# ECG-style exit head 2048 -> 5 has one, IC's 64 -> 10 classifier has none (TX_GEMV_NO_LAST_UNIT: flash).
+@pytest.mark.parametrize("units", [5, 10])
+def test_gemv_last_unit_only_in_libraries_that_use_it(units, tmp_path):
+    path = tmp_path / "fc.tflite"
+    path.write_bytes(fc_model(seed=3, depth=64, units=units))
+    lib = generate(path, tmp_path / "lib", options=Options(optimize="size")).out_dir
+    graph = compile_graph(read_model(path))
+    (call,) = [c for cs in graph.calls.values() for c in cs if c.kernel == "fully_connected_gemv_s8"]
+    assert gemv_last_unit(call) == (units % 2 == 1)
+    assert ("#define TX_GEMV_NO_LAST_UNIT 1" in (lib / "tx_common.h").read_text()) == (units % 2 == 0)
 
 
 # The planned arena of each MLPerf model with the default int8 weights (tensors and kernel scratch), in bytes.

@@ -36,6 +36,7 @@ static inline int32_t *unit_pair(const int8_t *x, const int32_t *w, int32_t grou
     return (int32_t *)(uintptr_t)w;
 }
 
+#if !defined(TX_GEMV_NO_LAST_UNIT) /* left out of libraries whose layers all have an even number of units */
 /* acc + an odd last unit's row at w . the input. The layout pairs that row with a zero row (its words
  * are every other word), which unit_pair would multiply too: on DSP cores 9 instructions per group of
  * 4 inputs (two groups per pass: LDR + 2 SXTB16 for the inputs, LDR + 2 SXTB16 for the weights, 2
@@ -73,6 +74,7 @@ static inline int32_t unit_last(const int8_t *x, const int32_t *w, int32_t group
     return acc;
 #endif
 }
+#endif
 
 /* The size variant (w8): one word of 4 int8 weights per unit per group, widened by SXTB16.
  * Units go four at a time (two interleaved pairs, read through two pointers), so that each
@@ -152,10 +154,12 @@ static void gemv_w8(const tx_fully_connected_gemv_s8_params *p, const int8_t *in
         w = unit_pair(in, w, groups, acc);
         store_units(acc, 2, m + u, s + u, out + u, output_offset, act_min, act_max);
     }
+#if !defined(TX_GEMV_NO_LAST_UNIT)
     if (u < units) { /* an odd last unit: its row alone */
         const int32_t acc = unit_last(in, w, groups, p->bias[u]);
         store_units(&acc, 1, m + u, s + u, out + u, output_offset, act_min, act_max);
     }
+#endif
 }
 
 void tx_fully_connected_gemv_s8(const tx_fully_connected_gemv_s8_params *p, const int8_t *in, int8_t *out)
