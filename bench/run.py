@@ -122,14 +122,15 @@ default: the faster layout on every model here and the one that fits the flash t
   widened by SXTB16 alone) and the residual ADDs 0.031 (four elements per word). Fewer than 20
   instructions per 24 MACs needs int16 weights in the inner loop (17 per 24 MACs: 0.125/MAC less).
   Floor under the other two targets: the loop runs each column of three pixels against every
-  channel, so int16 weights must be widened once per layer into scratch. Stage 2's layers (29.4%
-  of IC's MACs) fit in the arena its 8 KB tensors leave free (18 KB for the 32 -> 32 layer): about
-  0.125 x 0.294 = 0.037 less, about 1.06. Stage 3's 64 -> 64 layer would need 73 KB widened (or
-  all 64 of its columns, 37 KB as int8, held with a channel block's weights: more than the 38 KB
-  free there), and the stem and stage 1 (41.3% of the MACs) run at the arena's peak, 1.2 KB under
-  its target; int16 weights in flash for those layers cost kilobytes of flash where IC has a few
-  hundred bytes. So about 1.06 is the floor of this kernel with int8 weights in flash and the
-  arena at its target; 1.00 needs one of those two targets given up.
+  channel, so int16 weights must be widened once per layer into scratch (`inspect --memory` shows
+  what is free at each op). Stage 2's two 3x3 layers (28.3% of IC's MACs) could take them: the
+  16 -> 32 layer's 9 KB fit beside its tensors (24 KB free), the 32 -> 32 layer's 18 KB only if the
+  1x1 shortcut runs before it and frees the 16 KB stage-1 tensor (15 KB free as scheduled today):
+  0.125 x 0.283 = 0.035 less, about 1.06. Stage 3's layers would need 36 KB and 73 KB widened (32 KB
+  free at its first), and the stem and stage 1 (41.3% of the MACs) run at the arena's peak, 1.2 KB
+  under its target; int16 weights in flash for those layers cost kilobytes of flash where IC has
+  274 B left. So about 1.06 is the floor of this kernel with int8 weights in flash and the arena
+  at its target; 1.00 needs one of those two targets given up.
 - **est. cycles/MAC, anchor model: met for IC (1.392), KWS (1.737) and VWW (1.951).** The int8
   GEMM's pair loop decides once per call, not once per pair, where its first pass starts (copies of
   the loop for 2 and for 4k + 2 groups, only in libraries with such a layer), ends on its output
