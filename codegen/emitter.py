@@ -262,10 +262,10 @@ def left_out_paths(calls: list[KernelCall]) -> list[str]:
     """The defines that leave kernel paths no call of the library takes out of it (flash), in tx_common.h:
     without a gemm_direct call TX_CONV2D_GEMM_NO_DIRECT, without a gemm_odd or gemm_g2 call
     TX_CONV2D_GEMM_NO_ODD or TX_CONV2D_GEMM_NO_G2 (copies of the pair loop), without an add_slow call
-    TX_ADD_LUT_FAST_ONLY, without a gemm_slow call TX_CONV2D_GEMM_MR_ONLY, without a gemv_last_unit call
-    TX_GEMV_NO_LAST_UNIT; tx_conv2d_rows_s8's asm loops
-    no call takes (TX_CONV2D_ROWS_NO_<loop>), and its C block when every rows call has a loop
-    (TX_CONV2D_ROWS_ASM_ONLY)."""
+    TX_ADD_LUT_FAST_ONLY, without a gemm_slow call TX_CONV2D_GEMM_MR_ONLY, without a gemv_last_unit
+    call TX_GEMV_NO_LAST_UNIT; the tx_conv2d_rows_s8 loops no call takes (TX_CONV2D_ROWS_NO_<loop>),
+    and its C block when every rows call has a loop (TX_CONV2D_ROWS_ASM_ONLY)."""
+    # define -> whether a call takes the path it leaves out
     used = {name: any(test(c) for c in calls) for name, test in (
         ("TX_CONV2D_GEMM_NO_DIRECT", gemm_direct), ("TX_CONV2D_GEMM_NO_ODD", gemm_odd),
         ("TX_ADD_LUT_FAST_ONLY", add_slow), ("TX_CONV2D_GEMM_MR_ONLY", gemm_slow),
