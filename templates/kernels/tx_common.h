@@ -338,6 +338,18 @@ static inline int32_t tx_smmulr(int32_t a, int32_t b)
 #endif
 }
 
+/* c + floor((a * b + 2^31) / 2^32): SMMLAR. */
+static inline int32_t tx_smmlar(int32_t a, int32_t b, int32_t c)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+#else
+    return c + (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
 /* The {m, c, r} record of a channel from its multiplier m and shift s (< 0, or m == 0). */
 static inline void tx_mr_record(int32_t m, int32_t s, int32_t output_offset, int32_t *q)
 {
@@ -352,6 +364,14 @@ static inline int32_t tx_mr(int32_t acc, int32_t m, int32_t c, int32_t r)
 {
     const int32_t v = tx_smmulr((int32_t)((uint32_t)acc << 1), m);
     return (v + c + (v >> 31)) >> r;
+}
+
+/* tx_mr of a sum already doubled (acc2 = 2 * acc), before the clamp: SMMLAR adds the record's c in
+ * the multiply, and acc's sign stands in for v = SMMULR(acc2, m)'s. They differ only when acc < 0
+ * and v = 0, where (c - 1) >> r and c >> r are both the zero point (c = 2^(r-1) + zp * 2^r, r >= 1). */
+static inline int32_t tx_mr2(int32_t acc2, int32_t m, int32_t c, int32_t r)
+{
+    return (tx_smmlar(acc2, m, c) + (acc2 >> 31)) >> r;
 }
 
 /* tx_output_mr3: three accumulators of one channel (three pixels) to out[0], out[stride], out[2 * stride]. */

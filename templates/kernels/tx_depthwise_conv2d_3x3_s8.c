@@ -81,29 +81,6 @@ static inline int32_t dw3_highs(int32_t a, int32_t b)
     return (int32_t)(((uint32_t)a >> 16) | ((uint32_t)b & 0xFFFF0000u));
 }
 
-/* c + floor((a * b + 2^31) / 2^32) (SMMLAR). */
-static inline int32_t dw3_smmlar(int32_t a, int32_t b, int32_t c)
-{
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-    int32_t r;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
-    return r;
-#else
-    return c + (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
-#endif
-}
-
-/*
- * The output (zero point added, before the clamp) of acc2 = 2 * acc: tx_mr of tx_common.h with
- * SMMLAR adding the constant c, and acc's sign instead of v = SMMULR(2 * acc, m)'s: they differ
- * only when acc < 0 and v = 0, where (c - 1) >> r and c >> r are both the zero point
- * (c = 2^(r-1) + zp * 2^r, r >= 1).
- */
-static inline int32_t dw3_requant(int32_t acc2, int32_t m, int32_t c, int32_t r)
-{
-    return (dw3_smmlar(acc2, m, c) + (acc2 >> 31)) >> r;
-}
-
 /* The ring word of one channel for pixels u (lo) and v (hi) of a 4-channel word each. */
 #define DW3_RING_WORDS_PER_J 12 /* [j][4 channels][3 slots] */
 
@@ -259,9 +236,9 @@ static void line_s1(const int32_t *q, const int32_t *rec, int8_t *o, int32_t ste
         acc0 = dw3_bb(x, t2, acc0);
         acc1 = dw3_tb(x, t2, acc1);
         q += 12;
-        o[0] = dw3_clamp(dw3_requant(acc0, m, c, r), lo, hi);
+        o[0] = dw3_clamp(tx_mr2(acc0, m, c, r), lo, hi);
         if (n > 1) {
-            o[step] = dw3_clamp(dw3_requant(acc1, m, c, r), lo, hi);
+            o[step] = dw3_clamp(tx_mr2(acc1, m, c, r), lo, hi);
         }
         o += 2 * step;
     }
@@ -290,9 +267,9 @@ static void line_s2(const int32_t *q, const int32_t *rec, int8_t *o, int32_t ste
         acc0 = dw3_bb(x, t2, acc0);
         acc1 = dw3_bb(q[26], t2, acc1);
         q += 24;
-        o[0] = dw3_clamp(dw3_requant(acc0, m, c, r), lo, hi);
+        o[0] = dw3_clamp(tx_mr2(acc0, m, c, r), lo, hi);
         if (n > 1) {
-            o[step] = dw3_clamp(dw3_requant(acc1, m, c, r), lo, hi);
+            o[step] = dw3_clamp(tx_mr2(acc1, m, c, r), lo, hi);
         }
         o += 2 * step;
     }

@@ -2,24 +2,10 @@
 #include "tx_depthwise_conv2d_col_s8.h"
 #include "tx_common.h"
 
-/* c + floor((a * b + 2^31) / 2^32) (SMMLAR). */
-static inline int32_t col_smmlar(int32_t a, int32_t b, int32_t c)
-{
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-    int32_t r;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
-    return r;
-#else
-    return c + (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
-#endif
-}
-
-/* The clamped output of acc2 = 2 * acc: tx_mr (tx_common.h) with SMMLAR adding c = 2^(r-1) + zp * 2^r
- * and acc's sign in place of v = SMMULR(2 * acc, m)'s; they differ only when acc < 0 and v = 0, where
- * (c - 1) >> r and c >> r are both the zero point (r >= 1). */
+/* The clamped output of acc2 = 2 * acc (tx_mr2, tx_common.h). */
 static inline int8_t col_output(int32_t acc2, int32_t m, int32_t c, int32_t r, int32_t act_min, int32_t act_max)
 {
-    return (int8_t)tx_clamp((col_smmlar(acc2, m, c) + (acc2 >> 31)) >> r, act_min, act_max);
+    return (int8_t)tx_clamp(tx_mr2(acc2, m, c, r), act_min, act_max);
 }
 
 /* acc2 of the output whose first tap reads input row iy0 (rows outside the input read the zero point). */
@@ -65,12 +51,12 @@ void tx_depthwise_conv2d_col_s8(const tx_depthwise_conv2d_col_s8_params *p, cons
                     const int8_t *s1 = src + in_step;
                     const int32_t acc_a = bias2 + src[0] * w0 + src[channels] * w1 + src[two] * w2;
                     const int32_t acc_b = bias2 + s1[0] * w0 + s1[channels] * w1 + s1[two] * w2;
-                    dst[0] = (int8_t)tx_ssat8((col_smmlar(acc_a, m, cr) + (acc_a >> 31)) >> r);
-                    dst[channels] = (int8_t)tx_ssat8((col_smmlar(acc_b, m, cr) + (acc_b >> 31)) >> r);
+                    dst[0] = (int8_t)tx_ssat8(tx_mr2(acc_a, m, cr, r));
+                    dst[channels] = (int8_t)tx_ssat8(tx_mr2(acc_b, m, cr, r));
                 }
                 if (dst != end) {
                     const int32_t acc2 = bias2 + src[0] * w0 + src[channels] * w1 + src[two] * w2;
-                    *dst = (int8_t)tx_ssat8((col_smmlar(acc2, m, cr) + (acc2 >> 31)) >> r);
+                    *dst = (int8_t)tx_ssat8(tx_mr2(acc2, m, cr, r));
                 }
             } else {
                 for (; dst != end; src += in_step, dst += channels) {
